@@ -1,0 +1,50 @@
+# rayop — the two commands a fresh machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv tools demo test test-unit lint crds crds-check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev,ray]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Build (or reuse from cache) the Kubernetes tools from Go modules.
+tools: venv
+	$(BIN)/rayop dev tools
+
+## Debian packages the tests need (redis-server, iproute2, iptables).
+sysdeps:
+	@command -v redis-server >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server iproute2 iptables >/dev/null)
+
+demo: venv tools sysdeps
+	$(BIN)/python -m rayop.demo
+
+test: venv tools sysdeps
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/rayop crds check
+	$(BIN)/pytest
+
+test-unit: venv
+	$(BIN)/pytest -m unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+crds: venv
+	$(BIN)/rayop crds generate
+
+crds-check: venv
+	$(BIN)/rayop crds check
+
+clean:
+	rm -rf $(VENV) build dist

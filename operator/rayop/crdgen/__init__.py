@@ -1,0 +1,1 @@
+"""Generate rayop's CustomResourceDefinitions from the pydantic models in :mod:`rayop.api`."""

@@ -1,0 +1,58 @@
+"""The one typed settings object of the operator process.
+
+Everything the operator can be told comes from here: command-line flags override ``RAYOP_*`` environment
+variables, which override the defaults below. Nothing else in rayop reads the environment. Tests construct
+``Settings(...)`` directly instead of flipping switches in production code.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Operator settings (env prefix ``RAYOP_``; lists are comma-separated or JSON)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAYOP_", extra="ignore")
+
+    kubeconfig: str | None = None
+    """Path of a kubeconfig; unset means in-cluster config, then ``~/.kube/config``."""
+
+    namespaces: list[str] = Field(default_factory=list)
+    """Namespaces to watch; empty means the whole cluster."""
+
+    max_concurrent_reconciles: int = Field(default=20, ge=1)
+    """How many objects are reconciled at the same time (kopf workers)."""
+
+    max_pod_creates_per_pass: int = Field(default=50, ge=1)
+    """Upper bound of pods one cluster creates in one reconcile pass, so one big scale-up cannot starve others."""
+
+    log_format: Literal["json", "plain"] = "json"
+    """Structured JSON logs (default) or human-readable lines."""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Operator log level."""
+
+    health_port: int = 8081
+    """Port of the liveness endpoint (``/healthz``); 0 disables it."""
+
+    metrics_port: int = 8080
+    """Port of the Prometheus metrics endpoint (``/metrics``); 0 disables it."""
+
+    resync_seconds: float = Field(default=60.0, gt=0)
+    """Safety-net period: every object is reconciled at least this often even without events."""
+
+    operator_name: str = "rayop"
+    """Used as the kopf peering/field-manager identity and in events."""
+
+    autoscaler_image: str | None = None
+    """Image of the autoscaler sidecar; unset means the head container's image (as KubeRay does)."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment with explicit overrides (for example from CLI flags) on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
