@@ -306,7 +306,7 @@ class WorkerGroupSpec(ApiModel):
             {
                 "rule": _LABELS_PARAM_RULE,
                 "messageExpression": "\"rayStartParams['labels'] is not supported for \" + self.groupName + "
-                "\" group; please use the top-level Labels field instead\"",
+                '" group; please use the top-level Labels field instead"',
             },
         )
     }
