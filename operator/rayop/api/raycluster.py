@@ -91,7 +91,7 @@ class RayClusterUpgradeStrategy(ApiModel):
 class AuthOptions(ApiModel):
     """Ray token authentication."""
 
-    enable_k8s_token_auth: bool | None = None
+    enable_k8s_token_auth: bool | None = Field(default=None, alias="enableK8sTokenAuth")
     """Delegate token checks to the Kubernetes API server (needs mode token and Ray >= 2.55.0)."""
     secret_name: str | None = None
     """Existing Secret holding key auth_token; when set no token Secret is generated."""
@@ -279,34 +279,30 @@ class WorkerGroupSpec(ApiModel):
         "json_schema_extra": _cel(
             {
                 "rule": "!has(self.minReplicas) || self.minReplicas >= 0",
-                "messageExpression": "'worker group ' + self.groupName + ' has negative minReplicas ' + "
-                "string(self.minReplicas)",
+                "message": "worker group has negative minReplicas",
             },
             {
                 "rule": "!has(self.maxReplicas) || self.maxReplicas >= 0",
-                "messageExpression": "'worker group ' + self.groupName + ' has negative maxReplicas ' + "
-                "string(self.maxReplicas)",
+                "message": "worker group has negative maxReplicas",
             },
             {
                 "rule": "!has(self.minReplicas) || !has(self.maxReplicas) || "
                 "self.minReplicas <= self.maxReplicas",
-                "messageExpression": "'worker group ' + self.groupName + ' has minReplicas ' + "
-                "string(self.minReplicas) + ' greater than maxReplicas ' + string(self.maxReplicas)",
+                "message": "worker group has minReplicas greater than maxReplicas",
             },
             {
                 "rule": "!has(self.idleTimeoutSeconds) || self.idleTimeoutSeconds >= 0",
-                "messageExpression": "'worker group ' + self.groupName + ': idleTimeoutSeconds must be "
-                "non-negative, got ' + string(self.idleTimeoutSeconds)",
+                "message": "worker group idleTimeoutSeconds must be non-negative",
             },
             {
                 "rule": _RESOURCE_CONFLICT_RULE,
-                "messageExpression": "'resource fields should not be set in both rayStartParams and "
-                "Resources for ' + self.groupName + ' group; please use only one'",
+                "message": "resource fields should not be set in both rayStartParams and Resources for a worker "
+                "group; please use only one",
             },
             {
                 "rule": _LABELS_PARAM_RULE,
-                "messageExpression": "\"rayStartParams['labels'] is not supported for \" + self.groupName + "
-                '" group; please use the top-level Labels field instead"',
+                "message": "rayStartParams['labels'] is not supported for a worker group; please use the "
+                "top-level Labels field instead",
             },
         )
     }
@@ -350,8 +346,7 @@ class AutoscalerOptions(ApiModel):
         "json_schema_extra": _cel(
             {
                 "rule": "!has(self.idleTimeoutSeconds) || self.idleTimeoutSeconds >= 0",
-                "messageExpression": "'autoscalerOptions.idleTimeoutSeconds must be non-negative, got ' + "
-                "string(self.idleTimeoutSeconds)",
+                "message": "autoscalerOptions.idleTimeoutSeconds must be non-negative",
             },
             (
                 "!has(self.env) || !self.env.exists(e, e.name == 'KUBERAY_GEN_AUTOSCALER_START_CMD')",
@@ -428,7 +423,7 @@ class RayClusterSpec(ApiModel):
     tls_options: TLSOptions | None = None
     """Operator-managed mTLS (alpha, unsupported)."""
     head_group_spec: HeadGroupSpec
-    """The head pod."""
+    """Head pod: template, Service, Ingress and `ray start` parameters."""
     ray_version: str | None = None
     """Ray version of the images; selects probe style, auth support and similar switches."""
     worker_group_specs: list[WorkerGroupSpec] | None = None

@@ -309,7 +309,7 @@ class ControlPlane:
         for name in names:
             while True:
                 crd = self._api_get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}") or {}
-                conds = crd.get("status", {}).get("conditions", [])
+                conds = (crd.get("status") or {}).get("conditions") or []
                 if any(c["type"] == "Established" and c["status"] == "True" for c in conds):
                     break
                 if time.monotonic() > deadline:
@@ -356,7 +356,8 @@ class ControlPlane:
                 pass
         except urllib.error.HTTPError as err:
             if not (ok_conflict and err.code == 409):
-                raise
+                detail = err.read().decode(errors="replace")
+                raise RuntimeError(f"{method} {path}: HTTP {err.code}: {detail[:3000]}") from err
 
 
 def _http_ok(url: str) -> bool:

@@ -127,6 +127,9 @@ def to_structural(schema: Schema, k8s: K8sSchemas) -> Schema:
         variants = node.get("anyOf")
         if variants is not None:
             non_null = [v for v in variants if v.get("type") != "null"]
+            if non_null and all(v.get("type") in ("integer", "string", "number") for v in non_null) \
+                    and len(non_null) > 1:
+                return {**copy.deepcopy(_INT_OR_STRING), **_keep(node, ("description",))}
             if len(non_null) == 1:
                 merged = {k: v for k, v in node.items() if k not in ("anyOf", "default")}
                 inner = convert(non_null[0])
