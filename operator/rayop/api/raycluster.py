@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, WithJsonSchema
+
 from rayop.api.base import ApiModel, CrdInfo, CustomResource, PrinterColumn, k8s_type
 
 #: Largest int32, KubeRay's default for ``maxReplicas``.

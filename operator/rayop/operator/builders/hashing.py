@@ -38,7 +38,11 @@ def hashable_spec(cluster: RayCluster) -> dict[str, Any]:
     for group in spec.get("workerGroupSpecs") or []:
         for key in _GROUP_RUNTIME_FIELDS:
             group.pop(key, None)
-        (group.get("scaleStrategy") or {}).pop("workersToDelete", None)
+        # KubeRay's scaleStrategy is a struct, present even when empty: absent and {} must hash alike.
+        strategy = group.pop("scaleStrategy", None) or {}
+        strategy.pop("workersToDelete", None)
+        if strategy:
+            group["scaleStrategy"] = strategy
         _strip_pod_runtime_fields(group.get("template", {}))
     return spec
 
