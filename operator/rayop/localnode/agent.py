@@ -68,6 +68,11 @@ class Agent:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._lockfh: Any = None
+        self.heartbeat: NodeHeartbeat | None = None
+        self.logs: LogServer | None = None
+        self.dns: dns.DnsServer | None = None
+        self.proxy: services.ServiceProxy | None = None
+        self.cache: services.ClusterCache | None = None
         capacity = host_capacity()
         if cfg.cpu:
             capacity["cpu"] = cfg.cpu
@@ -99,7 +104,6 @@ class Agent:
         base_env = {k: os.environ[k] for k in self.cfg.pass_env if k in os.environ}
         self.rt = Runtime(self.client, cgroups, self.cfg.state_dir, self.cache, self.cfg.backoff_initial,
                           self.cfg.backoff_max, base_env)
-        self.logs: LogServer | None = None
         if self.cfg.serve_logs:
             self.logs = LogServer(self._find, self.cfg.state_dir)
             self.logs.start()
@@ -113,6 +117,7 @@ class Agent:
         log.info("local node agent ready in %.2fs: nodes %s", time.monotonic() - t0, ", ".join(self.node_names))
 
     def stop(self) -> None:
+        """Stop everything that was started (safe after a failed or partial start)."""
         self._stop.set()
         with self._lock:
             runners = list(self.runners.values())
@@ -124,14 +129,14 @@ class Agent:
             t.join(self.cfg.stop_grace + 20)
         for r in runners:
             r.remove_files()
-        self.heartbeat.stop()
-        if not self.cfg.keep_nodes:
-            self.heartbeat.delete_nodes()
-        if self.logs:
-            self.logs.stop()
-        self.dns.stop()
-        self.proxy.stop()
-        self.cache.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            if not self.cfg.keep_nodes:
+                self.heartbeat.delete_nodes()
+        for part in (self.logs, self.dns, self.proxy, self.cache):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.stop()
         services.remove_rules()
         netns.teardown_host_rules()
         self._release_lock()

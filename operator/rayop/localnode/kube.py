@@ -38,6 +38,8 @@ class KubeClient:
         k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
         self.host = cfg.host.rstrip("/")
         self.session = requests.Session()
+        # Never let *_PROXY or REQUESTS_CA_BUNDLE from the environment redirect or re-verify API traffic.
+        self.session.trust_env = False
         self.session.verify = cfg.ssl_ca_cert if cfg.verify_ssl else False
         if cfg.cert_file:
             self.session.cert = (cfg.cert_file, cfg.key_file)

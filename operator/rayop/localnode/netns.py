@@ -49,10 +49,14 @@ def firewall_rules() -> dict[str, list[list[str]]]:
     """Rules of the filter chains: nothing leaves the host from the bridge, nothing reaches an unserved ClusterIP."""
     return {
         "RAYOP-FIREWALL": [
+            ["-d", plan.SERVICE_CIDR, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
             ["-d", plan.SERVICE_CIDR, "-j", "REJECT"],
             ["-i", plan.BRIDGE_NAME, "!", "-o", plan.BRIDGE_NAME, "-j", "REJECT"],
         ],
-        "RAYOP-FIREWALL-OUT": [["-d", plan.SERVICE_CIDR, "-j", "REJECT"]],
+        "RAYOP-FIREWALL-OUT": [
+            ["-d", plan.SERVICE_CIDR, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"],
+            ["-d", plan.SERVICE_CIDR, "-j", "REJECT"],
+        ],
     }
 
 

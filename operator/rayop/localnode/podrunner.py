@@ -245,7 +245,7 @@ class PodRunner:
             if prober is not None:
                 prober.stop()
             # The main process is gone: like a runtime, kill whatever else the container started.
-            self.rt.cgroups.kill(self.rt.cgroups.container_dir(self.uid, ctr["name"]))
+            self.rt.cgroups.kill(self.rt.cgroups.container_path(self.uid, ctr["name"]))
             reason = self._kill_reason.pop(ctr["name"], "")
             rec.set_terminated(rc, message=reason)
             if self.terminating.is_set():
@@ -289,7 +289,7 @@ class PodRunner:
         try:
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
-            self.rt.cgroups.kill(self.rt.cgroups.container_dir(self.uid, name))
+            self.rt.cgroups.kill(self.rt.cgroups.container_path(self.uid, name))
 
     # -- status ----------------------------------------------------------------------------------------------
     def phase(self) -> str:

@@ -42,11 +42,18 @@ class CgroupTree:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
+    def container_path(self, pod_uid: str, container: str) -> Path | None:
+        return None if self.base is None else self.base / pod_uid / container
+
     def pids(self, cg: Path | None) -> list[int]:
         if cg is None or not cg.exists():
             return []
         out: list[int] = []
-        for sub in [cg, *[p for p in cg.rglob("*") if p.is_dir()]]:
+        try:
+            subs = [cg, *[p for p in cg.rglob("*") if p.is_dir()]]
+        except OSError:  # removed concurrently
+            return []
+        for sub in subs:
             with contextlib.suppress(OSError):
                 out += [int(x) for x in (sub / "cgroup.procs").read_text().split()]
         return out
