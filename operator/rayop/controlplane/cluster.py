@@ -26,7 +26,7 @@ from . import kubeconfig as kc
 from .nodes import NodeShape, build_kwok_node, default_shapes
 from .pki import CertificateAuthority, write_service_account_keys
 from .processes import Component, free_port
-from .tools import KWOK_STAGES_FILE, ensure_tools
+from .tools import CONTROL_PLANE_TOOLS, KWOK_STAGES_FILE, ensure_tools
 
 #: Pod network plan shared with the local node agent (rayop.localnode.network_plan).
 SERVICE_CIDR = "10.96.0.0/16"
@@ -90,7 +90,7 @@ class ControlPlane:
 
     def _start(self) -> None:
         t0 = t = time.monotonic()
-        self.bin = ensure_tools(log=True)
+        self.bin = ensure_tools(log=True, names=CONTROL_PLANE_TOOLS)
         t = self._phase("tools", t)
         self._write_pki()
         t = self._phase("pki", t)

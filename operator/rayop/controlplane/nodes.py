@@ -33,7 +33,7 @@ class NodeShape:
 
 
 def default_shapes() -> tuple[NodeShape, ...]:
-    """Several CPU nodes and one GPU node (8 × nvidia.com/gpu, with accelerator labels)."""
+    """Several CPU nodes and one GPU node (8 x nvidia.com/gpu, with accelerator labels)."""
     return (
         NodeShape("kwok-cpu", count=4, cpu="32", memory="128Gi", pods=250),
         NodeShape(

@@ -113,10 +113,14 @@ def _write_kwok_stages(src: Path, target: Path) -> None:
     (target / KWOK_STAGES_FILE).write_text("\n---\n".join(d.strip() for d in docs) + "\n")
 
 
-def ensure_tools(log: bool = True) -> Path:
+#: What the control plane itself needs (helm and kube-proxy are only needed by chart and local-node work).
+CONTROL_PLANE_TOOLS = ("etcd", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+
+
+def ensure_tools(log: bool = True, names: tuple[str, ...] | None = None) -> Path:
     """Build whatever is missing (``go build`` with the module cache) and return the binary directory."""
     target = bin_dir()
-    todo = missing_tools(target)
+    todo = [t for t in missing_tools(target) if names is None or t.name in names]
     if not todo and (target / KWOK_STAGES_FILE).is_file():
         return target
     if shutil.which("go") is None:

@@ -63,7 +63,7 @@ async def operator_main(
     client = KubeClient(conn, field_manager=settings.operator_name)
     registry = build_registry()
 
-    @kopf.on.login(registry=registry)  # type: ignore[arg-type]
+    @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
         return kopf.ConnectionInfo(
             server=conn.server, ca_path=conn.ca_path, ca_data=conn.ca_data,
@@ -73,7 +73,7 @@ async def operator_main(
             default_namespace=conn.namespace,
         )
 
-    @kopf.on.startup(registry=registry)  # type: ignore[arg-type]
+    @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         _configure(settings_obj, settings)
 

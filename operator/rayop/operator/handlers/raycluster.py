@@ -1,9 +1,88 @@
-"""RayCluster handlers (filled in by the RayCluster reconciler)."""
+"""RayCluster handlers: kopf delivers RayCluster events, rayop's informers deliver pod/service changes, and both
+only wake the cluster's worker in the :class:`~rayop.operator.workqueue.WorkQueue`.
+
+No kopf daemons (they would put a finalizer on every RayCluster, which KubeRay does not) and no kopf indexes (they
+would cache every pod of the cluster; rayop's informers watch only labelled Ray pods).
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import kopf
+
+from rayop.kube.informer import Informer
+from rayop.operator.builders import BuildOptions
+from rayop.operator.builders import labels as L
+from rayop.operator.reconcile import raycluster as rc
+from rayop.operator.reconcile.events import EventRecorder
+from rayop.operator.workqueue import WorkQueue
+
+logger = logging.getLogger("rayop.handlers.raycluster")
+
+POD_SELECTOR = f"{L.RAY_NODE_TYPE} in (head,worker,redis-cleanup)"
+SERVICE_SELECTOR = f"{L.K8S_CREATED_BY}={L.COMPONENT_NAME}"
+
+
+def _owner_key(obj: dict[str, Any]) -> tuple[str, str] | None:
+    meta = obj.get("metadata", {})
+    cluster = (meta.get("labels") or {}).get(L.RAY_CLUSTER)
+    return (meta.get("namespace", ""), cluster) if cluster else None
 
 
 def register(registry: kopf.OperatorRegistry) -> None:
-    """Register the RayCluster handlers."""
+    """Register the RayCluster handlers on ``registry``."""
+
+    @kopf.on.startup(registry=registry)
+    async def raycluster_startup(memo: kopf.Memo, **_: Any) -> None:
+        settings = memo.settings
+        client = memo.client
+        namespace = settings.namespaces[0] if len(settings.namespaces) == 1 else None
+
+        async def run_pass(body: dict[str, Any]) -> float | None:
+            outcome = await rc.reconcile(memo.rc_context, body)
+            if outcome.deferred or outcome.acted:
+                return 0.05 if outcome.deferred else None
+            if outcome.error and outcome.error != "invalid spec":
+                return 2.0
+            return None
+
+        memo.rc_queue = WorkQueue(run_pass, concurrency=settings.max_concurrent_reconciles,
+                                  resync=settings.resync_seconds)
+
+        def on_child(_: str, obj: dict[str, Any]) -> None:
+            key = _owner_key(obj)
+            if key is not None:
+                memo.rc_queue.wake(key)
+
+        pods = Informer(client, "v1", "pods", label_selector=POD_SELECTOR, namespace=namespace, on_change=on_child)
+        services = Informer(client, "v1", "services", label_selector=SERVICE_SELECTOR, namespace=namespace,
+                            on_change=on_child)
+        memo.rc_context = rc.Context(
+            client=client, settings=settings,
+            options=BuildOptions(autoscaler_image=settings.autoscaler_image),
+            pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"),
+        )
+        pods.start()
+        services.start()
+        await pods.synced.wait()
+        await services.synced.wait()
+
+    @kopf.on.cleanup(registry=registry)
+    async def raycluster_cleanup(memo: kopf.Memo, **_: Any) -> None:
+        if getattr(memo, "rc_queue", None) is not None:
+            await memo.rc_queue.close()
+        ctx = getattr(memo, "rc_context", None)
+        if ctx is not None:
+            await ctx.pods.stop()
+            await ctx.services.stop()
+
+    @kopf.on.event("ray.io", "v1", "rayclusters", registry=registry)
+    async def raycluster_event(type: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+        key = (body.metadata.namespace or "", body.metadata.name or "")
+        if type == "DELETED":
+            await memo.rc_queue.remove(key)
+            memo.rc_context.expectations.forget(key)
+            return
+        memo.rc_queue.upsert(key, dict(body))

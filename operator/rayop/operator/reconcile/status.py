@@ -1,0 +1,210 @@
+"""RayCluster status from the spec, the observed pods and head Service, and the previous status (no I/O).
+
+Follows KubeRay's ``calculateStatus``: replica counters, desired resources, ``state`` (ready / suspended), head
+info and endpoints, and the conditions RayClusterProvisioned, HeadPodReady, ReplicaFailure, RayClusterSuspending and
+RayClusterSuspended.  The caller writes the result only when :func:`status_changed` says it differs in substance,
+so a quiet cluster causes no writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rayop.api.raycluster import RayCluster
+from rayop.operator.builders import labels as L
+from rayop.operator.builders import resources
+
+from .observed import PodView
+
+PROVISIONED = "RayClusterProvisioned"
+HEAD_POD_READY = "HeadPodReady"
+REPLICA_FAILURE = "ReplicaFailure"
+SUSPENDING = "RayClusterSuspending"
+SUSPENDED = "RayClusterSuspended"
+#: rayop's own condition for specs the API server accepted but KubeRay's validation rejects.
+SPEC_VALID = "SpecValid"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A reconcile error to surface as ReplicaFailure (reason as in KubeRay, e.g. FailedCreateWorkerPod)."""
+
+    reason: str
+    message: str
+
+
+def _condition(ctype: str, status: bool, reason: str, message: str, generation: int, now: str,
+               previous: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    value = "True" if status else "False"
+    old = previous.get(ctype)
+    changed = old is None or old.get("status") != value
+    return {
+        "type": ctype, "status": value, "reason": reason, "message": message,
+        "lastTransitionTime": now if changed else old.get("lastTransitionTime", now),  # type: ignore[union-attr]
+        "observedGeneration": generation,
+    }
+
+
+def suspend_flags(cluster: RayCluster, pods: list[PodView], previous: dict[str, Any]) -> tuple[bool, bool]:
+    """(suspending, suspended) after this observation: KubeRay's atomic suspend state machine."""
+    conds = {c["type"]: c for c in previous.get("conditions", []) or []}
+    suspending = conds.get(SUSPENDING, {}).get("status") == "True"
+    suspended = conds.get(SUSPENDED, {}).get("status") == "True"
+    live = [p for p in pods if not p.deleting]
+    if suspending:
+        if not pods:
+            return False, True
+        return True, False
+    if suspended:
+        return (False, False) if not cluster.spec.suspend else (False, True)
+    if cluster.spec.suspend:
+        return (True, False) if pods or live else (False, True)
+    return False, False
+
+
+def compute_status(
+    cluster: RayCluster,
+    pods: list[PodView],
+    head_service: dict[str, Any] | None,
+    previous: dict[str, Any],
+    *,
+    now: str,
+    suspending: bool,
+    suspended: bool,
+    failure: Failure | None = None,
+    invalid: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The full status object for this pass."""
+    generation = int(cluster.metadata.get("generation", 0) or 0)
+    live = [p for p in pods if not p.deleting]
+    workers = [p for p in live if p.node_type == L.NODE_TYPE_WORKER]
+    head = next((p for p in live if p.node_type == L.NODE_TYPE_HEAD), None)
+    totals = resources.replica_totals(cluster)
+    status: dict[str, Any] = {
+        "readyWorkerReplicas": sum(1 for p in workers if p.running_and_ready),
+        "availableWorkerReplicas": sum(1 for p in workers if p.phase == "Running"),
+        **totals,
+        **resources.desired_status_resources(cluster),
+        "observedGeneration": generation,
+        "lastUpdateTime": now,
+    }
+    prev_conds = {c["type"]: c for c in previous.get("conditions", []) or []}
+    all_ready = (
+        head is not None and head.running_and_ready and len(live) == totals["desiredWorkerReplicas"] + 1
+        and all(p.running_and_ready for p in live)
+    )
+    state = previous.get("state")
+    if suspended:
+        state = "suspended"
+    elif failure is None and invalid is None and all_ready:
+        state = "ready"
+    if state:
+        status["state"] = state
+    status["reason"] = "" if state == "ready" else previous.get("reason", "")
+    transitions = dict(previous.get("stateTransitionTimes") or {})
+    if state and state != previous.get("state"):
+        transitions[state] = now
+    if transitions:
+        status["stateTransitionTimes"] = transitions
+
+    conds: list[dict[str, Any]] = []
+    was_provisioned = prev_conds.get(PROVISIONED, {}).get("status") == "True"
+    if suspended:
+        conds.append(_condition(PROVISIONED, False, "RayClusterPodsProvisioning", "RayCluster has been suspended",
+                                generation, now, prev_conds))
+    elif was_provisioned or all_ready:
+        conds.append(_condition(PROVISIONED, True, "AllPodRunningAndReadyFirstTime",
+                                "All Ray Pods are ready for the first time", generation, now, prev_conds))
+    else:
+        conds.append(_condition(PROVISIONED, False, "RayClusterPodsProvisioning",
+                                "RayCluster Pods are being provisioned for first time", generation, now, prev_conds))
+    conds.append(_head_ready_condition(head, generation, now, prev_conds))
+    if failure is not None:
+        conds.append(_condition(REPLICA_FAILURE, True, failure.reason, failure.message, generation, now, prev_conds))
+    if suspending:
+        conds.append(_condition(SUSPENDING, True, SUSPENDING, "", generation, now, prev_conds))
+    elif SUSPENDING in prev_conds:
+        conds.append(_condition(SUSPENDING, False, SUSPENDING, "", generation, now, prev_conds))
+    if suspended:
+        conds.append(_condition(SUSPENDED, True, SUSPENDED, "", generation, now, prev_conds))
+    elif SUSPENDED in prev_conds:
+        conds.append(_condition(SUSPENDED, False, SUSPENDED, "", generation, now, prev_conds))
+    if invalid is not None:
+        conds.append(_condition(SPEC_VALID, False, invalid[0], invalid[1], generation, now, prev_conds))
+    elif SPEC_VALID in prev_conds:
+        conds.append(_condition(SPEC_VALID, True, "Valid", "", generation, now, prev_conds))
+    status["conditions"] = conds
+
+    status["head"] = _head_info(head, head_service)
+    endpoints = _endpoints(head_service)
+    if endpoints:
+        status["endpoints"] = endpoints
+    return status
+
+
+def _head_ready_condition(head: PodView | None, generation: int, now: str,
+                          prev: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if head is None:
+        return _condition(HEAD_POD_READY, False, "HeadPodNotFound", "Head Pod not found", generation, now, prev)
+    message = "; ".join(m for m in (head.ready_message, head.container_details) if m)
+    if head.ready:
+        return _condition(HEAD_POD_READY, True, head.ready_reason or "HeadPodRunningAndReady",
+                          message, generation, now, prev)
+    reason = head.ready_reason or "Unknown"
+    if reason == "ContainersNotReady" and head.waiting_reason:
+        reason = head.waiting_reason
+    return _condition(HEAD_POD_READY, False, reason, message, generation, now, prev)
+
+
+def _head_info(head: PodView | None, service: dict[str, Any] | None) -> dict[str, str | None]:
+    # Absent fields are None, not missing: the status is written as a merge patch, where a missing key keeps the
+    # old value (a gone head pod's name and IP would stay forever and never compare equal to the new status).
+    info: dict[str, str | None] = {"podName": None, "podIP": None, "serviceName": None, "serviceIP": None}
+    if head is not None:
+        info["podName"] = head.name
+        if head.pod_ip:
+            info["podIP"] = head.pod_ip
+    if service is not None:
+        info["serviceName"] = service["metadata"]["name"]
+        cluster_ip = (service.get("spec") or {}).get("clusterIP")
+        if cluster_ip and cluster_ip != "None":
+            info["serviceIP"] = cluster_ip
+        elif head is not None and head.pod_ip:
+            info["serviceIP"] = head.pod_ip
+    return info
+
+
+def _endpoints(service: dict[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for port in ((service or {}).get("spec") or {}).get("ports", []) or []:
+        name = port.get("name")
+        if not name:
+            continue
+        value = port.get("nodePort") or port.get("targetPort") or port.get("port")
+        out[name] = str(value)
+    return out
+
+
+_COMPARED = ("state", "reason", "readyWorkerReplicas", "availableWorkerReplicas", "desiredWorkerReplicas",
+             "minWorkerReplicas", "maxWorkerReplicas", "endpoints", "head", "observedGeneration",
+             "desiredCPU", "desiredMemory", "desiredGPU", "desiredTPU")
+
+
+def _present(value: Any) -> Any:
+    """``value`` as stored after a merge patch: keys set to None are absent."""
+    if isinstance(value, dict):
+        return {k: _present(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when the status differs in substance (lastUpdateTime and transition times alone do not count)."""
+    if any(_present(old.get(k)) != _present(new.get(k)) for k in _COMPARED):
+        return True
+
+    def strip(conds: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
+        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message"),
+                       c.get("observedGeneration")) for c in conds or [])
+
+    return strip(old.get("conditions")) != strip(new.get("conditions"))

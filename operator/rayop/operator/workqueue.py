@@ -1,0 +1,86 @@
+"""Level-triggered, per-object workers: the controller-runtime work queue, on asyncio.
+
+Every watched object gets one worker task. Any event about the object or its children only *wakes* it; the worker
+then reconciles from the latest cached state, so bursts of events collapse into one pass, and one object is never
+reconciled twice at the same time. A semaphore bounds how many passes run at once across all objects, and every
+worker also wakes on a resync period as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+logger = logging.getLogger("rayop.workqueue")
+
+Key = tuple[str, str]
+#: A pass returns the delay until the next one (None: wait for an event or the resync period).
+ReconcileFn = Callable[[dict[str, Any]], Awaitable[float | None]]
+
+
+@dataclass
+class _Worker:
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    body: dict[str, Any] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class WorkQueue:
+    """Runs ``reconcile(body)`` for each object key whenever it is woken."""
+
+    def __init__(self, reconcile: ReconcileFn, *, concurrency: int, resync: float, debounce: float = 0.02) -> None:
+        self._reconcile = reconcile
+        self._sem = asyncio.Semaphore(concurrency)
+        self._resync = resync
+        self._debounce = debounce
+        self._workers: dict[Key, _Worker] = {}
+
+    def upsert(self, key: Key, body: dict[str, Any]) -> None:
+        """The object changed (or was listed): remember its latest body and wake its worker."""
+        worker = self._workers.get(key)
+        if worker is None:
+            worker = self._workers[key] = _Worker(body=body)
+            worker.task = asyncio.create_task(self._loop(key, worker), name=f"reconcile-{key[0]}/{key[1]}")
+        worker.body = body
+        worker.wake.set()
+
+    def wake(self, key: Key) -> None:
+        """Something the object owns changed."""
+        worker = self._workers.get(key)
+        if worker is not None:
+            worker.wake.set()
+
+    async def remove(self, key: Key) -> None:
+        worker = self._workers.pop(key, None)
+        if worker is not None and worker.task is not None:
+            worker.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker.task
+
+    async def close(self) -> None:
+        for key in list(self._workers):
+            await self.remove(key)
+
+    def __len__(self) -> int:
+        return len(self._workers)
+
+    async def _loop(self, key: Key, worker: _Worker) -> None:
+        delay: float | None = 0.0
+        while True:
+            timeout = self._resync if delay is None else delay
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.wake.wait(), timeout=timeout)
+            await asyncio.sleep(self._debounce)
+            worker.wake.clear()
+            async with self._sem:
+                try:
+                    delay = await self._reconcile(worker.body)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("reconcile of %s/%s failed", *key)
+                    delay = 2.0
