@@ -1,0 +1,91 @@
+"""``rayop autoscaler --cluster-name N --cluster-namespace NS [--gcs-address host:port] [--period S]``.
+
+Runs in the head pod's ``autoscaler`` sidecar: talks to the API server with the pod's service account and to the
+head's GCS (default ``<this host's IP>:6379``, as ``ray kuberay-autoscaler`` does; the sidecar shares the head
+pod's network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import socket
+import sys
+
+from rayop.autoscaler.loop import LoopConfig, Metrics, run_forever
+from rayop.autoscaler.state import DEFAULT_BLOCK_S, DEFAULT_UNSCHEDULABLE_BOUND_S
+
+log = logging.getLogger("rayop.autoscaler")
+DEFAULT_METRICS_PORT = 44217  # Ray's AUTOSCALER_METRIC_PORT
+
+
+def default_gcs_address() -> str:
+    try:
+        ip = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        ip = "127.0.0.1"
+    return f"{ip}:6379"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rayop autoscaler", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cluster-name", required=True, help="metadata.name of the RayCluster")
+    p.add_argument("--cluster-namespace", required=True, help="metadata.namespace of the RayCluster")
+    p.add_argument("--gcs-address", help="host:port of the GCS (default <pod IP>:6379)")
+    p.add_argument("--period", type=float, default=float(os.environ.get("AUTOSCALER_UPDATE_INTERVAL_S", 5)),
+                   help="seconds between passes (default 5, or $AUTOSCALER_UPDATE_INTERVAL_S)")
+    p.add_argument("--kubeconfig", help="kubeconfig (default: the pod's service account)")
+    p.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT, help="Prometheus port (0: off)")
+    p.add_argument("--unschedulable-seconds", type=float, default=DEFAULT_UNSCHEDULABLE_BOUND_S,
+                   help="give up on pods Unschedulable for longer than this")
+    p.add_argument("--block-seconds", type=float, default=DEFAULT_BLOCK_S,
+                   help="skip a group for this long after its pods were unschedulable")
+    p.add_argument("--gcs-wait-seconds", type=float, default=600, help="how long to wait for GCS at start")
+    p.add_argument("--once", action="store_true", help="run a single pass and exit")
+    return p
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from rayop.autoscaler.kube_io import KubeIO
+    from rayop.autoscaler.loop import run_once
+    from rayop.autoscaler.ray_gcs import RayGcs, wait_for_gcs
+    from rayop.kube.client import KubeClient
+    from rayop.kube.config import load_connection
+
+    address = args.gcs_address or default_gcs_address()
+    log.info("waiting for GCS at %s", address)
+    if not await asyncio.to_thread(wait_for_gcs, address, args.gcs_wait_seconds):
+        log.error("GCS at %s did not answer within %.0fs", address, args.gcs_wait_seconds)
+        return 1
+    head_pod = os.environ.get("RAY_HEAD_POD_NAME")
+    gcs = RayGcs(address, head_pod_name=head_pod)
+    client = KubeClient(load_connection(args.kubeconfig), field_manager="rayop-autoscaler")
+    kube = KubeIO(client, args.cluster_name, args.cluster_namespace, instance=head_pod or "")
+    config = LoopConfig(period_s=args.period, unschedulable_bound_s=args.unschedulable_seconds,
+                        block_s=args.block_seconds)
+    metrics = Metrics(args.metrics_port)
+    try:
+        if args.once:
+            await run_once(kube, gcs, config, metrics)
+        else:
+            await run_forever(kube, gcs, config, metrics)
+    finally:
+        await client.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point used by ``rayop autoscaler``."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
