@@ -27,13 +27,16 @@ class NodeShape:
     cpu: str = "32"
     memory: str = "128Gi"
     pods: int = 250
+    ephemeral_storage: str = "1Ti"
     gpus: int = 0
+    #: Other extended resources, e.g. {"google.com/tpu": "4"}.
+    extra_resources: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[dict[str, str], ...] = ()
 
 
 def default_shapes() -> tuple[NodeShape, ...]:
-    """Several CPU nodes and one GPU node (8 x nvidia.com/gpu, with accelerator labels)."""
+    """Several CPU nodes, one GPU node (8 x nvidia.com/gpu) and a 2-host TPU v4 slice, with accelerator labels."""
     return (
         NodeShape("kwok-cpu", count=4, cpu="32", memory="128Gi", pods=250),
         NodeShape(
@@ -49,14 +52,29 @@ def default_shapes() -> tuple[NodeShape, ...]:
                 ACCELERATOR_LABEL: "A100",
             },
         ),
+        NodeShape(
+            "kwok-tpu",
+            count=2,
+            cpu="16",
+            memory="128Gi",
+            pods=20,
+            extra_resources={"google.com/tpu": "4"},
+            labels={
+                "cloud.google.com/gke-tpu-accelerator": "tpu-v4-podslice",
+                "cloud.google.com/gke-tpu-topology": "2x2x2",
+            },
+        ),
     )
 
 
 def build_kwok_node(name: str, shape: NodeShape) -> dict[str, Any]:
     """The Node object kwok will adopt (status is filled in by kwok's node-initialize stage)."""
-    capacity: dict[str, str] = {"cpu": shape.cpu, "memory": shape.memory, "pods": str(shape.pods)}
+    capacity: dict[str, str] = {
+        "cpu": shape.cpu, "memory": shape.memory, "pods": str(shape.pods), "ephemeral-storage": shape.ephemeral_storage,
+    }
     if shape.gpus:
         capacity[GPU_RESOURCE] = str(shape.gpus)
+    capacity.update(shape.extra_resources)
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",

@@ -34,6 +34,12 @@ class Expectations:
     def expect_delete(self, key: ClusterKey, group: str, uid: str) -> None:
         self._data.setdefault(key, {}).setdefault(group, _Group()).deletes[uid] = time.monotonic()
 
+    def drop_create(self, key: ClusterKey, group: str, name: str) -> None:
+        """A create failed: stop waiting for that one pod (others of the batch stay expected)."""
+        exp = self._data.get(key, {}).get(group)
+        if exp is not None:
+            exp.creates.pop(name, None)
+
     def forget(self, key: ClusterKey) -> None:
         self._data.pop(key, None)
 

@@ -263,7 +263,7 @@ async def _create_pod(ctx: Context, cluster: RayCluster, body: dict[str, Any], c
     try:
         await ctx.client.create(_owned(pod, body))
     except ApiError as exc:
-        ctx.expectations.forget(key)
+        ctx.expectations.drop_create(key, c.group, name)
         await ctx.events.warning(body, f"FailedToCreate{kind.capitalize()}Pod",
                                  f"Failed to create {kind} Pod {key[0]}/{name}, {exc.message}")
         return Failure(f"FailedCreate{kind.capitalize()}Pod", exc.message)
