@@ -64,13 +64,23 @@ def custom(api_client: Any) -> Any:
     return client.CustomObjectsApi(api_client)
 
 
-@pytest.fixture()
-def namespace(core: Any) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (the namespace controller really finishes it)."""
-    name = f"t-{uuid.uuid4().hex[:10]}"
+def _fresh_namespace(core: Any, prefix: str) -> Iterator[str]:
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
     core.create_namespace({"metadata": {"name": name}})
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture()
+def namespace(core: Any) -> Iterator[str]:
+    """A fresh namespace per test, watched by the session operator, deleted afterwards."""
+    yield from _fresh_namespace(core, "t")
+
+
+@pytest.fixture()
+def private_namespace(core: Any) -> Iterator[str]:
+    """A fresh namespace the session operator does not watch (for tests that run their own operator)."""
+    yield from _fresh_namespace(core, "p")
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +91,9 @@ def operator(control_plane: Any) -> Iterator[Any]:
     from rayop.operator.main import operator_main
     from rayop.operator.settings import Settings
 
-    settings = Settings(kubeconfig=str(control_plane.kubeconfig), health_port=0, metrics_port=0,
-                        log_format="plain", resync_seconds=30)
+    # Only the per-test namespaces ("t-..."), so tests can run their own operator elsewhere.
+    settings = Settings(kubeconfig=str(control_plane.kubeconfig), namespaces=["t-*"], health_port=0,
+                        metrics_port=0, log_format="plain", resync_seconds=30)
     stop, ready = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 

@@ -38,7 +38,9 @@ def register(registry: kopf.OperatorRegistry) -> None:
     async def raycluster_startup(memo: kopf.Memo, **_: Any) -> None:
         settings = memo.settings
         client = memo.client
-        namespace = settings.namespaces[0] if len(settings.namespaces) == 1 else None
+        # One plain namespace narrows the child watches; globs (kopf patterns) need cluster-wide child watches.
+        only = settings.namespaces[0] if len(settings.namespaces) == 1 else None
+        namespace = only if only and not any(ch in only for ch in "*?[") else None
 
         async def run_pass(body: dict[str, Any]) -> float | None:
             outcome = await rc.reconcile(memo.rc_context, body)
