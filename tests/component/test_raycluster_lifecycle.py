@@ -78,7 +78,8 @@ def test_scaling_only_replicas_does_not_recreate_under_recreate_strategy(
     name = body["metadata"]["name"]
     custom.create_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters", body)
     wait_ready(custom, namespace, name)
-    head = next(p.metadata.name for p in _live(core, namespace, name) if p.metadata.labels["ray.io/node-type"] == "head")
+    head = next(p.metadata.name for p in _live(core, namespace, name)
+                if p.metadata.labels["ray.io/node-type"] == "head")
     spec = copy.deepcopy(get_cluster(custom, namespace, name)["spec"])
     spec["workerGroupSpecs"][0].update(replicas=3, maxReplicas=5)
     custom.patch_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters", name, {"spec": spec})
