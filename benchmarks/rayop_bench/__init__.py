@@ -1,0 +1,1 @@
+"""The pieces of the benchmark harness: peers (operators.py, kuberay.py), scenarios, sampling and reports."""

@@ -1,0 +1,144 @@
+"""One run = one scenario against one peer on a fresh local control plane; returns (and writes) its JSON record."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rayop.controlplane.cluster import ControlPlane, ControlPlaneConfig
+from rayop.controlplane.nodes import NodeShape
+from rayop.kube.client import KubeClient
+from rayop.kube.config import from_kubeconfig
+
+from . import kuberay, operators
+from .observe import Watcher
+from .sampler import TreeSampler, mib
+from .scenarios import NAMESPACE, RUNNERS, WARMUP_NAMESPACE, Context, Params, ensure_namespace, params_dict, warm_up
+
+
+def node_shapes(params: Params) -> tuple[NodeShape, ...]:
+    """kwok nodes with ample room: 200 pods each, enough nodes for the largest step of the scenario (at least 10)."""
+    need = max(params.clusters * (1 + params.workers), params.big_workers + 10, params.steady_pods + 250,
+               params.churn_clusters * (1 + params.churn_high))
+    count = max(10, -(-int(need * 1.2) // 200))
+    return (NodeShape("bench", count=count, cpu="256", memory="2Ti", pods=200),)
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError):
+        mem_kib = 0
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1),
+            "kernel": platform.release(), "python": platform.python_version(), "hostname": platform.node()}
+
+
+def versions() -> dict[str, str]:
+    from rayop.controlplane.tools import KUBERNETES_VERSION
+
+    out = {"kubernetes": KUBERNETES_VERSION, "kuberay": kuberay.version(), "rayop": operators._rayop_version()}
+    for dist in ("kopf", "aiohttp"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "missing"
+    return out
+
+
+def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dict[str, str] | None = None,
+            ) -> dict[str, Any]:
+    """Build what is needed, start a fresh control plane and the peer, run the scenario, stop everything."""
+    operators.prepare(operator)
+    outdir.mkdir(parents=True, exist_ok=True)
+    logdir = outdir / "logs" / operator
+    logdir.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "scenario": scenario, "operator": operator, "params": params_dict(params),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), "versions": versions(), "loadavg_before": os.getloadavg(),
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="rayop-bench-"))
+    cp = ControlPlane.start(ControlPlaneConfig(workdir=workdir, node_shapes=node_shapes(params)))
+    peer: operators.Peer | None = None
+    try:
+        cp.apply_crds(operators.crd_files(operator))
+        record["control_plane_start_s"] = round(cp.timings.get("total", 0.0), 2)
+        t = time.monotonic()
+        peer = operators.start(operator, cp.kubeconfig, logdir, env)
+        record["operator_start_s"] = round(time.monotonic() - t, 2)
+        record["operator_version"] = peer.version
+        record["operator_flags"] = peer.flags
+        pids = cp.component_pids()
+        record.update(asyncio.run(_run_async(scenario, peer, cp.kubeconfig, params, pids)))
+        record["status"] = "ok"
+    except BaseException as exc:
+        record["status"] = f"failed: {type(exc).__name__}: {exc}"[:2000]
+        if peer and peer.component:
+            record["operator_log_tail"] = peer.component.log_tail(40)
+        raise
+    finally:
+        record["loadavg_after"] = os.getloadavg()
+        if peer:
+            peer.stop()
+        cp.stop()
+        for comp in ("kube-apiserver", "kube-controller-manager", "kwok"):
+            src = workdir / "logs" / f"{comp}.log"
+            if src.exists():
+                shutil.copy(src, logdir / src.name)
+        shutil.rmtree(workdir, ignore_errors=True)
+        (outdir / f"{operator}.json").write_text(json.dumps(record, indent=1, default=str))
+    return record
+
+
+async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, params: Params,
+                     pids: dict[str, int]) -> dict[str, Any]:
+    client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-bench", qps_limit=params.client_connections)
+    watcher = Watcher(client, watch_rayclusters=peer.is_operator)
+    sampler = TreeSampler(peer.pid, params.sample_interval).start() if peer.pid else None
+    try:
+        await watcher.start()
+        for ns in (NAMESPACE, WARMUP_NAMESPACE):
+            await ensure_namespace(client, ns)
+        ctx = Context(peer, client, watcher, operators.driver_for(peer, client), params, sampler,
+                      pids.get("kube-apiserver"), pids.get("etcd"))
+        warm = await warm_up(ctx)
+        ctx.log(f"warm-up cluster ready in {warm}s; running {scenario}")
+        t0 = sampler.mark().t if sampler else time.monotonic()
+        figures = await RUNNERS[scenario](ctx)
+        figures["warmup_s"] = warm
+        if sampler:
+            figures["peak_rss_mib"] = mib(sampler.peak_rss_bytes())
+            figures["final_rss_mib"] = mib(sampler.mark().rss_bytes)
+            kept = [s for s in sampler.samples if s.t >= t0]
+            series: dict[str, Any] = {"rss_mib": [(round(s.t - t0, 2), mib(s.rss_bytes)) for s in kept],
+                                      "cpu_s": [(round(s.t - t0, 2), round(s.cpu_s, 2)) for s in kept]}
+        else:
+            figures["peak_rss_mib"] = figures["final_rss_mib"] = None
+            series = {}
+        series["ready_pods"] = watcher.ready_series
+        ctx.log("figures: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+        return {"figures": figures, "series": series}
+    finally:
+        if sampler:
+            sampler.stop()
+        await watcher.stop()
+        await client.close()
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
