@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from raycluster_fixtures import env_of, make_cluster
 
 from rayop.operator.builders import RAYOP_AUTOSCALER_COMMAND, BuildOptions
 from rayop.operator.builders.auth import build_auth_secret, needs_auth_secret
 from rayop.operator.builders.pod import build_head_pod, build_worker_pod
 from rayop.operator.builders.rbac import build_autoscaler_rbac
+from tests.unit.raycluster_fixtures import env_of, make_cluster
 
 pytestmark = pytest.mark.unit
 
@@ -99,13 +99,14 @@ def test_autoscaler_v1_sets_env_false():
     assert env_of(head["spec"]["containers"][0])["RAY_enable_autoscaler_v2"]["value"] == "false"
 
 
-def test_autoscaler_rbac_matches_kuberay():
+def test_autoscaler_rbac_is_kuberays_plus_events_for_decision_explanations():
     sa, role, binding = build_autoscaler_rbac(make_cluster(**AUTOSCALING))
     assert sa["metadata"]["name"] == "raycluster-sample"
     assert role["rules"] == [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
         {"apiGroups": [""], "resources": ["pods/resize"], "verbs": ["patch"]},
         {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     ]
     assert binding["roleRef"]["name"] == "raycluster-sample"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "raycluster-sample", "namespace": "default"}]

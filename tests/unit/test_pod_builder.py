@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from raycluster_fixtures import env_of, make_cluster
 
 from rayop.operator.builders import BuildOptions, names
 from rayop.operator.builders.pod import build_head_pod, build_worker_pod
 from rayop.operator.builders.raystart import apply_group_resources, fill_from_container_resources, render_flags
+from tests.unit.raycluster_fixtures import env_of, make_cluster
 
 pytestmark = pytest.mark.unit
 

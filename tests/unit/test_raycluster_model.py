@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
-from raycluster_fixtures import SAMPLE, make_cluster
 
 from rayop.api.raycluster import MAX_INT32, UNSUPPORTED_ALPHA_FIELDS, RayCluster, RayClusterStatus
 from rayop.operator.builders import hashing, resources
+from tests.unit.raycluster_fixtures import SAMPLE, make_cluster
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from raycluster_fixtures import make_cluster
 
 from rayop.operator.builders import BuildError, BuildOptions
 from rayop.operator.builders.ingress import build_ingress
@@ -13,6 +12,7 @@ from rayop.operator.builders.service import (
     build_serve_service,
     needs_headless_worker_service,
 )
+from tests.unit.raycluster_fixtures import make_cluster
 
 pytestmark = pytest.mark.unit
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from raycluster_fixtures import SAMPLE, make_cluster
 
 from rayop.operator.validation import validate_raycluster
+from tests.unit.raycluster_fixtures import SAMPLE, make_cluster
 
 pytestmark = pytest.mark.unit
 

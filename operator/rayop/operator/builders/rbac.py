@@ -18,6 +18,8 @@ AUTOSCALER_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
     {"apiGroups": [""], "resources": ["pods/resize"], "verbs": ["patch"]},
     {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get", "patch"]},
+    # rayop's autoscaler explains each decision with an event on the RayCluster (beyond KubeRay's Role).
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
 
 
