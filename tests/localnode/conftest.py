@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localnode_helpers import wait
 
 from rayop.localnode.kube import KubeClient
+from tests.localnode.localnode_helpers import wait
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +38,14 @@ def localnode_cp(request: pytest.FixtureRequest) -> Iterator[Any]:
 def agent(localnode_cp: Any) -> Iterator[Any]:
     from rayop.localnode.agent import Agent, AgentConfig
 
-    ag = Agent(AgentConfig(kubeconfig=str(localnode_cp.kubeconfig), nodes=1, backoff_initial=1.0,
-                           state_dir=Path("/var/lib/rayop-localnode-test")))
+    ag = Agent(
+        AgentConfig(
+            kubeconfig=str(localnode_cp.kubeconfig),
+            nodes=1,
+            backoff_initial=1.0,
+            state_dir=Path("/var/lib/rayop-localnode-test"),
+        )
+    )
     ag.start()
     try:
         yield ag

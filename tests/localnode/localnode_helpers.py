@@ -26,11 +26,23 @@ def wait(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0
 
 
 def pod(name: str, command: list[str], labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    container = {"name": spec.pop("container_name", "main"), "image": "python:3.11", "command": command,
-                 **spec.pop("container", {})}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
-            "spec": {"nodeSelector": NODE_SELECTOR, "terminationGracePeriodSeconds": 5,
-                     "containers": [container], **spec}}
+    container = {
+        "name": spec.pop("container_name", "main"),
+        "image": "python:3.11",
+        "command": command,
+        **spec.pop("container", {}),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "nodeSelector": NODE_SELECTOR,
+            "terminationGracePeriodSeconds": 5,
+            "containers": [container],
+            **spec,
+        },
+    }
 
 
 def create_pod(kube: KubeClient, ns: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -42,17 +54,27 @@ def get_pod(kube: KubeClient, ns: str, name: str) -> dict[str, Any]:
 
 
 def is_ready(p: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+    return any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", [])
+    )
 
 
 def wait_ready(kube: KubeClient, ns: str, name: str, timeout: float = 60) -> dict[str, Any]:
     return wait(lambda: (p := get_pod(kube, ns, name)) and is_ready(p) and p, timeout, f"pod {name} Ready")  # type: ignore[no-any-return]
 
 
-def wait_phase(kube: KubeClient, ns: str, name: str, phases: tuple[str, ...] = ("Succeeded", "Failed"),
-               timeout: float = 60) -> dict[str, Any]:
-    return wait(lambda: (p := get_pod(kube, ns, name)) and p["status"].get("phase") in phases and p,  # type: ignore[no-any-return]
-                timeout, f"pod {name} in {phases}")
+def wait_phase(
+    kube: KubeClient,
+    ns: str,
+    name: str,
+    phases: tuple[str, ...] = ("Succeeded", "Failed"),
+    timeout: float = 60,
+) -> dict[str, Any]:
+    return wait(
+        lambda: (p := get_pod(kube, ns, name)) and p["status"].get("phase") in phases and p,  # type: ignore[no-any-return]
+        timeout,
+        f"pod {name} in {phases}",
+    )
 
 
 def pod_log(kube: KubeClient, ns: str, name: str, **params: str) -> str:

@@ -13,24 +13,35 @@ pytestmark = pytest.mark.unit
 
 
 # -- $(VAR) expansion ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "want"), [
-    ("$(A)-$(B)", "1-two"),
-    ("$(MISSING)", "$(MISSING)"),
-    ("$$(A)", "$(A)"),
-    ("a$$b", "a$b"),
-    ("$(A", "$(A"),
-    ("$x$(A)", "$x1"),
-    ("trailing$", "trailing$"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("$(A)-$(B)", "1-two"),
+        ("$(MISSING)", "$(MISSING)"),
+        ("$$(A)", "$(A)"),
+        ("a$$b", "a$b"),
+        ("$(A", "$(A"),
+        ("$x$(A)", "$x1"),
+        ("trailing$", "trailing$"),
+        ("", ""),
+    ],
+)
 def test_expand(text: str, want: str) -> None:
     assert expand.expand(text, {"A": "1", "B": "two"}) == want
 
 
 POD = {
     "metadata": {"name": "p", "namespace": "ns1", "uid": "u-1", "labels": {"app": "web", "x": "y"}},
-    "spec": {"nodeName": "n0", "serviceAccountName": "sa", "containers": [
-        {"name": "c", "resources": {"limits": {"cpu": "1500m", "memory": "1Gi"}, "requests": {"cpu": "250m"}}}]},
+    "spec": {
+        "nodeName": "n0",
+        "serviceAccountName": "sa",
+        "containers": [
+            {
+                "name": "c",
+                "resources": {"limits": {"cpu": "1500m", "memory": "1Gi"}, "requests": {"cpu": "250m"}},
+            }
+        ],
+    },
 }
 
 
@@ -40,25 +51,42 @@ def _lookup(kind: str, name: str) -> dict[str, str] | None:
 
 
 def test_resolve_env_sources_and_order() -> None:
-    ctr = {**POD["spec"]["containers"][0],
-           "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": "CM_"}, {"secretRef": {"name": "nope", "optional": True}}],
-           "env": [
-               {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-               {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-               {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-               {"name": "GREETING", "value": "hi $(NAME) at $(IP) mode $(CM_MODE) $(LATER)"},
-               {"name": "LATER", "value": "x"},
-               {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "password"}}},
-               {"name": "LVL", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "LEVEL"}}},
-               {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k", "optional": True}}},
-               {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
-               {"name": "CPUM", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
-               {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
-               {"name": "NODEMEM", "valueFrom": {"resourceFieldRef": {"resource": "requests.memory"}}},
-           ]}
-    env = expand.resolve_env(POD, ctr, pod_ip="10.233.1.7", host_ip="10.233.0.1",
-                             service_env={"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, lookup=_lookup,
-                             node_alloc={"memory": "2Gi"})
+    ctr = {
+        **POD["spec"]["containers"][0],
+        "envFrom": [
+            {"configMapRef": {"name": "cm"}, "prefix": "CM_"},
+            {"secretRef": {"name": "nope", "optional": True}},
+        ],
+        "env": [
+            {"name": "NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "GREETING", "value": "hi $(NAME) at $(IP) mode $(CM_MODE) $(LATER)"},
+            {"name": "LATER", "value": "x"},
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "password"}}},
+            {"name": "LVL", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "LEVEL"}}},
+            {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k", "optional": True}}},
+            {"name": "CPU", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+            {
+                "name": "CPUM",
+                "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}},
+            },
+            {
+                "name": "MEM",
+                "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}},
+            },
+            {"name": "NODEMEM", "valueFrom": {"resourceFieldRef": {"resource": "requests.memory"}}},
+        ],
+    }
+    env = expand.resolve_env(
+        POD,
+        ctr,
+        pod_ip="10.233.1.7",
+        host_ip="10.233.0.1",
+        service_env={"KUBERNETES_SERVICE_HOST": "10.96.0.1"},
+        lookup=_lookup,
+        node_alloc={"memory": "2Gi"},
+    )
     assert env["GREETING"] == "hi p at 10.233.1.7 mode fast $(LATER)"
     assert env["CM_LEVEL"] == "3" and env["APP"] == "web" and env["PW"] == "hunter2" and env["LVL"] == "3"
     assert "OPT" not in env
@@ -81,9 +109,18 @@ def test_command_expansion_and_missing_command() -> None:
 
 
 def test_service_links() -> None:
-    env = expand.service_link_env([{"metadata": {"name": "redis-main"}, "spec": {
-        "clusterIP": "10.96.3.4", "ports": [{"name": "redis", "port": 6379, "protocol": "TCP"}]}},
-        {"metadata": {"name": "headless"}, "spec": {"clusterIP": "None", "ports": [{"port": 1}]}}])
+    env = expand.service_link_env(
+        [
+            {
+                "metadata": {"name": "redis-main"},
+                "spec": {
+                    "clusterIP": "10.96.3.4",
+                    "ports": [{"name": "redis", "port": 6379, "protocol": "TCP"}],
+                },
+            },
+            {"metadata": {"name": "headless"}, "spec": {"clusterIP": "None", "ports": [{"port": 1}]}},
+        ]
+    )
     assert env["REDIS_MAIN_SERVICE_HOST"] == "10.96.3.4"
     assert env["REDIS_MAIN_SERVICE_PORT_REDIS"] == "6379"
     assert env["REDIS_MAIN_PORT_6379_TCP_ADDR"] == "10.96.3.4"
@@ -114,10 +151,17 @@ def test_ipam_does_not_reuse_freed_address_at_once() -> None:
 # -- command building ---------------------------------------------------------------------------------------------
 def test_container_argv_and_setup_script() -> None:
     spec = launcher.LaunchSpec(
-        netns="rayop-x", argv=["/bin/bash", "-c", "--", "ray start --head --block"], hostname="head-0",
-        working_dir="/home/ray", cgroup_procs=["/cg/procs"],
-        mounts=[launcher.Mount("/s/vol", "/tmp/ray/x", read_only=True), launcher.Mount("/s/tmp", "/tmp"),
-                launcher.Mount("/s/hosts", "/etc/hosts", is_file=True)])
+        netns="rayop-x",
+        argv=["/bin/bash", "-c", "--", "ray start --head --block"],
+        hostname="head-0",
+        working_dir="/home/ray",
+        cgroup_procs=["/cg/procs"],
+        mounts=[
+            launcher.Mount("/s/vol", "/tmp/ray/x", read_only=True),
+            launcher.Mount("/s/tmp", "/tmp"),
+            launcher.Mount("/s/hosts", "/etc/hosts", is_file=True),
+        ],
+    )
     argv = launcher.container_argv(spec)
     assert argv[0].endswith("nsenter") and argv[1] == "--net=/run/netns/rayop-x"
     assert "--propagation" in argv and argv[-4:] == spec.argv
@@ -165,44 +209,69 @@ def _rec(state: str, code: int | None = None, restarts: int = 0) -> status.Conta
     return r
 
 
-@pytest.mark.parametrize(("init", "main", "policy", "want"), [
-    ([_rec("running")], [_rec("waiting")], "Always", "Pending"),
-    ([_rec("terminated", 0)], [_rec("running")], "Always", "Running"),
-    ([], [_rec("terminated", 0), _rec("terminated", 0)], "Never", "Succeeded"),
-    ([], [_rec("terminated", 0), _rec("terminated", 3)], "Never", "Failed"),
-    ([], [_rec("terminated", 3)], "OnFailure", "Running"),
-    ([], [_rec("waiting", restarts=2)], "Always", "Running"),
-    ([], [_rec("waiting")], "Always", "Pending"),
-])
-def test_pod_phase(init: list[status.ContainerRecord], main: list[status.ContainerRecord], policy: str,
-                   want: str) -> None:
+@pytest.mark.parametrize(
+    ("init", "main", "policy", "want"),
+    [
+        ([_rec("running")], [_rec("waiting")], "Always", "Pending"),
+        ([_rec("terminated", 0)], [_rec("running")], "Always", "Running"),
+        ([], [_rec("terminated", 0), _rec("terminated", 0)], "Never", "Succeeded"),
+        ([], [_rec("terminated", 0), _rec("terminated", 3)], "Never", "Failed"),
+        ([], [_rec("terminated", 3)], "OnFailure", "Running"),
+        ([], [_rec("waiting", restarts=2)], "Always", "Running"),
+        ([], [_rec("waiting")], "Always", "Pending"),
+    ],
+)
+def test_pod_phase(
+    init: list[status.ContainerRecord], main: list[status.ContainerRecord], policy: str, want: str
+) -> None:
     assert status.pod_phase(init, main, policy) == want
 
 
 def test_pod_status_keeps_foreign_conditions_and_transition_times() -> None:
     r = _rec("running")
     r.ready = True
-    prev = {"conditions": [{"type": "PodScheduled", "status": "True"},
-                           {"type": "Ready", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"}]}
-    st = status.pod_status(phase="Running", pod_ip="10.233.1.2", host_ip="10.233.0.1", start_time="t",
-                           sandbox_ready=True, init=[], main=[r], previous=prev)
+    prev = {
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"},
+        ]
+    }
+    st = status.pod_status(
+        phase="Running",
+        pod_ip="10.233.1.2",
+        host_ip="10.233.0.1",
+        start_time="t",
+        sandbox_ready=True,
+        init=[],
+        main=[r],
+        previous=prev,
+    )
     conds = {c["type"]: c for c in st["conditions"]}
     assert conds["PodScheduled"]["status"] == "True"
-    assert conds["Ready"]["status"] == "True" and conds["Ready"]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
+    assert (
+        conds["Ready"]["status"] == "True" and conds["Ready"]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
+    )
     assert st["podIP"] == "10.233.1.2"
 
 
 # -- services and DNS ---------------------------------------------------------------------------------------------
-SVC = {"metadata": {"name": "web", "namespace": "ns1"},
-       "spec": {"clusterIP": "10.96.5.5", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+SVC = {
+    "metadata": {"name": "web", "namespace": "ns1"},
+    "spec": {"clusterIP": "10.96.5.5", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+}
 HEADLESS = {"metadata": {"name": "workers", "namespace": "ns1"}, "spec": {"clusterIP": "None"}}
 
 
 def _slice(svc: str, eps: list[tuple[str, bool, str | None]], port: int = 8000) -> dict[str, object]:
-    return {"metadata": {"name": f"{svc}-abc", "namespace": "ns1", "labels": {"kubernetes.io/service-name": svc}},
-            "addressType": "IPv4", "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": ok}, **({"hostname": h} if h else {})}
-                          for ip, ok, h in eps]}
+    return {
+        "metadata": {"name": f"{svc}-abc", "namespace": "ns1", "labels": {"kubernetes.io/service-name": svc}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": [ip], "conditions": {"ready": ok}, **({"hostname": h} if h else {})}
+            for ip, ok, h in eps
+        ],
+    }
 
 
 def test_build_rules_ready_endpoints_only() -> None:

@@ -26,9 +26,18 @@ def parse_args(argv: list[str] | None) -> AgentConfig:
     p.add_argument("--no-logs", action="store_true", help="do not serve container logs on :10250")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
-    return AgentConfig(kubeconfig=a.kubeconfig, nodes=a.nodes, node_prefix=a.node_prefix, cpu=a.cpu,
-                       memory=a.memory, state_dir=a.state_dir, backoff_initial=a.restart_backoff, taint=a.taint,
-                       keep_nodes=a.keep_nodes, serve_logs=not a.no_logs)
+    return AgentConfig(
+        kubeconfig=a.kubeconfig,
+        nodes=a.nodes,
+        node_prefix=a.node_prefix,
+        cpu=a.cpu,
+        memory=a.memory,
+        state_dir=a.state_dir,
+        backoff_initial=a.restart_backoff,
+        taint=a.taint,
+        keep_nodes=a.keep_nodes,
+        serve_logs=not a.no_logs,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

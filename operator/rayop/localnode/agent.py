@@ -80,8 +80,10 @@ class Agent:
             capacity["memory"] = cfg.memory
         self.capacity = capacity
         self.node_names = [f"{cfg.node_prefix}-{i}" for i in range(cfg.nodes)]
-        self.nodes = {n: NodeInfo(n, i, IPPool(network_plan.node_pod_cidr(i)), dict(capacity))
-                      for i, n in enumerate(self.node_names)}
+        self.nodes = {
+            n: NodeInfo(n, i, IPPool(network_plan.node_pod_cidr(i)), dict(capacity))
+            for i, n in enumerate(self.node_names)
+        }
 
     # -- life cycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,8 +104,15 @@ class Agent:
         self.dns = dns.DnsServer(self.cache)
         self.dns.start()
         base_env = {k: os.environ[k] for k in self.cfg.pass_env if k in os.environ}
-        self.rt = Runtime(self.client, cgroups, self.cfg.state_dir, self.cache, self.cfg.backoff_initial,
-                          self.cfg.backoff_max, base_env)
+        self.rt = Runtime(
+            self.client,
+            cgroups,
+            self.cfg.state_dir,
+            self.cache,
+            self.cfg.backoff_initial,
+            self.cfg.backoff_max,
+            base_env,
+        )
         if self.cfg.serve_logs:
             self.logs = LogServer(self._find, self.cfg.state_dir)
             self.logs.start()
@@ -111,18 +120,29 @@ class Agent:
         self.heartbeat.register()
         self.heartbeat.start()
         for name in self.node_names:
-            threading.Thread(target=watch_forever, daemon=True, name=f"watch-pods-{name}", args=(
-                self.client, "/api/v1/pods", self._on_pod_event(name), self._stop), kwargs={
-                "params": {"fieldSelector": f"spec.nodeName={name}"}, "on_sync": self._on_pod_sync(name)}).start()
-        log.info("local node agent ready in %.2fs: nodes %s", time.monotonic() - t0, ", ".join(self.node_names))
+            threading.Thread(
+                target=watch_forever,
+                daemon=True,
+                name=f"watch-pods-{name}",
+                args=(self.client, "/api/v1/pods", self._on_pod_event(name), self._stop),
+                kwargs={
+                    "params": {"fieldSelector": f"spec.nodeName={name}"},
+                    "on_sync": self._on_pod_sync(name),
+                },
+            ).start()
+        log.info(
+            "local node agent ready in %.2fs: nodes %s", time.monotonic() - t0, ", ".join(self.node_names)
+        )
 
     def stop(self) -> None:
         """Stop everything that was started (safe after a failed or partial start)."""
         self._stop.set()
         with self._lock:
             runners = list(self.runners.values())
-        threads = [threading.Thread(target=r.terminate, args=(min(self.cfg.stop_grace, self._grace(r.pod)),))
-                   for r in runners]
+        threads = [
+            threading.Thread(target=r.terminate, args=(min(self.cfg.stop_grace, self._grace(r.pod)),))
+            for r in runners
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -151,14 +171,18 @@ class Agent:
         removed = netns.cleanup_leftovers()
         services.remove_rules()
         if killed or removed:
-            log.warning("cleaned up a previous agent's leftovers: %d pod cgroups, %s", killed, ", ".join(removed))
+            log.warning(
+                "cleaned up a previous agent's leftovers: %d pod cgroups, %s", killed, ", ".join(removed)
+            )
 
     def _take_lock(self) -> None:
         self._lockfh = open(LOCK_FILE, "w")  # noqa: SIM115 - held for the agent's lifetime
         try:
             fcntl.flock(self._lockfh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another local node agent is running on this machine (lock {LOCK_FILE})") from None
+            raise RuntimeError(
+                f"another local node agent is running on this machine (lock {LOCK_FILE})"
+            ) from None
 
     def _release_lock(self) -> None:
         if self._lockfh is not None:
@@ -188,6 +212,7 @@ class Agent:
                 self._handle(node, "DELETED", r.pod)
             for p in items:
                 self._handle(node, "ADDED", p)
+
         return handle
 
     def _on_pod_event(self, node: str) -> Any:
@@ -215,8 +240,9 @@ class Agent:
                 return
             runner.update(pod)
             if deleting and not runner.terminating.is_set():
-                threading.Thread(target=self._terminate_and_delete, args=(runner, self._grace(pod)),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._terminate_and_delete, args=(runner, self._grace(pod)), daemon=True
+                ).start()
 
     def _terminate_and_delete(self, runner: PodRunner, grace: float) -> None:
         runner.terminate(grace)
@@ -225,8 +251,10 @@ class Agent:
     def _delete_object(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         with contextlib.suppress(Exception):
-            self.client.delete(pod_path(meta["namespace"], meta["name"]),
-                               {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}})
+            self.client.delete(
+                pod_path(meta["namespace"], meta["name"]),
+                {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+            )
 
     def _finish_deleted(self, runner: PodRunner) -> None:
         runner.terminate(0)

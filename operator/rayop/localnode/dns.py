@@ -34,8 +34,9 @@ TYPE_A = 1
 NOERROR, NXDOMAIN = 0, 3
 
 
-def lookup(name: str, services: list[dict[str, Any]], slices: list[dict[str, Any]],
-           domain: str = plan.CLUSTER_DOMAIN) -> list[str] | None:
+def lookup(
+    name: str, services: list[dict[str, Any]], slices: list[dict[str, Any]], domain: str = plan.CLUSTER_DOMAIN
+) -> list[str] | None:
     """A records for ``name`` (lower-case, no trailing dot); None when the name does not exist."""
     suffix = "." + domain
     if not name.endswith(suffix):
@@ -50,8 +51,10 @@ def lookup(name: str, services: list[dict[str, Any]], slices: list[dict[str, Any
         return None
     host = labels[0] if len(labels) == 4 else None
     svc_name, ns = labels[-3], labels[-2]
-    svc = next((s for s in services if s["metadata"]["name"] == svc_name
-                and s["metadata"].get("namespace") == ns), None)
+    svc = next(
+        (s for s in services if s["metadata"]["name"] == svc_name and s["metadata"].get("namespace") == ns),
+        None,
+    )
     if svc is None:
         return None
     spec = svc.get("spec", {})
@@ -79,9 +82,9 @@ def parse_query(data: bytes) -> tuple[int, int, str, int, int]:
     labels, i = [], 12
     while data[i]:
         n = data[i]
-        labels.append(data[i + 1: i + 1 + n].decode("ascii", "replace"))
+        labels.append(data[i + 1 : i + 1 + n].decode("ascii", "replace"))
         i += 1 + n
-    qtype, _qclass = struct.unpack("!HH", data[i + 1: i + 5])
+    qtype, _qclass = struct.unpack("!HH", data[i + 1 : i + 5])
     return qid, flags, ".".join(labels).lower(), qtype, i + 5
 
 
@@ -102,7 +105,9 @@ def answer(data: bytes, cache: ClusterCache | None, ttl: int = 5) -> bytes:
 
 
 class DnsServer:
-    def __init__(self, cache: ClusterCache, host: str = plan.DNS_LISTEN_IP, port: int = plan.DNS_PORT) -> None:
+    def __init__(
+        self, cache: ClusterCache, host: str = plan.DNS_LISTEN_IP, port: int = plan.DNS_PORT
+    ) -> None:
         self.cache = cache
         outer = self
 
@@ -139,20 +144,40 @@ class DnsServer:
 
 def publish_service(client: Any) -> None:
     """Create kube-system/kube-dns (ClusterIP 10.96.0.10, no selector) and its EndpointSlice to the gateway."""
-    ports = [{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]
-    svc = {"apiVersion": "v1", "kind": "Service",
-           "metadata": {"name": "kube-dns", "namespace": "kube-system",
-                        "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
-           "spec": {"clusterIP": plan.CLUSTER_DNS_IP, "ports": ports}}
+    ports = [
+        {"name": "dns", "port": 53, "protocol": "UDP"},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+    ]
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+        },
+        "spec": {"clusterIP": plan.CLUSTER_DNS_IP, "ports": ports},
+    }
     got = client.create_or_get("/api/v1/namespaces/kube-system/services", svc)
     if got["spec"].get("clusterIP") != plan.CLUSTER_DNS_IP:
-        log.error("kube-system/kube-dns exists with ClusterIP %s, pods expect %s",
-                  got["spec"].get("clusterIP"), plan.CLUSTER_DNS_IP)
-    eps = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-           "metadata": {"name": "kube-dns-rayop-local", "namespace": "kube-system",
-                        "labels": {"kubernetes.io/service-name": "kube-dns",
-                                   "endpointslice.kubernetes.io/managed-by": "rayop-localnode"}},
-           "endpoints": [{"addresses": [plan.DNS_LISTEN_IP], "conditions": {"ready": True}}],
-           "ports": ports}
+        log.error(
+            "kube-system/kube-dns exists with ClusterIP %s, pods expect %s",
+            got["spec"].get("clusterIP"),
+            plan.CLUSTER_DNS_IP,
+        )
+    eps = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": "IPv4",
+        "metadata": {
+            "name": "kube-dns-rayop-local",
+            "namespace": "kube-system",
+            "labels": {
+                "kubernetes.io/service-name": "kube-dns",
+                "endpointslice.kubernetes.io/managed-by": "rayop-localnode",
+            },
+        },
+        "endpoints": [{"addresses": [plan.DNS_LISTEN_IP], "conditions": {"ready": True}}],
+        "ports": ports,
+    }
     client.create_or_get("/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices", eps)
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 #: Returns the ``data`` of a Secret (already base64-decoded) or ConfigMap, or None when it does not exist.
@@ -40,7 +40,7 @@ def expand(text: str, env: Mapping[str, str]) -> str:
             if end < 0:
                 out.append(text[i:])
                 break
-            name = text[i + 2:end]
+            name = text[i + 2 : end]
             out.append(env.get(name, f"$({name})"))
             i = end + 1
         else:
@@ -76,8 +76,23 @@ def field_ref(pod: Mapping[str, Any], path: str, pod_ip: str, host_ip: str) -> s
     raise EnvError(f"unsupported fieldRef {path!r}")
 
 
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-           "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_SUFFIX = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+}
 
 
 def parse_quantity(q: str | int | float) -> float:
@@ -88,7 +103,9 @@ def parse_quantity(q: str | int | float) -> float:
     return float(s)
 
 
-def resource_field_ref(container: Mapping[str, Any], ref: Mapping[str, Any], node_alloc: Mapping[str, str]) -> str:
+def resource_field_ref(
+    container: Mapping[str, Any], ref: Mapping[str, Any], node_alloc: Mapping[str, str]
+) -> str:
     """limits.cpu / requests.memory / ... with an optional divisor; a missing limit falls back to the node's
     allocatable, as kubelet does.  CPU values round up to whole divisor units."""
     resource = ref["resource"]
@@ -113,13 +130,20 @@ def _from_source(kind: str, sel: Mapping[str, Any], namespace: str, lookup: Look
     if sel["key"] not in data:
         if optional:
             return None
-        raise EnvError(f'couldn\'t find key {sel["key"]} in {kind} {namespace}/{sel["name"]}')
+        raise EnvError(f"couldn't find key {sel['key']} in {kind} {namespace}/{sel['name']}")
     return data[sel["key"]]
 
 
-def resolve_env(pod: Mapping[str, Any], container: Mapping[str, Any], *, pod_ip: str, host_ip: str,
-                service_env: Mapping[str, str], lookup: Lookup,
-                node_alloc: Mapping[str, str] | None = None) -> dict[str, str]:
+def resolve_env(
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    *,
+    pod_ip: str,
+    host_ip: str,
+    service_env: Mapping[str, str],
+    lookup: Lookup,
+    node_alloc: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """The container's declared environment (envFrom, then env), on top of ``service_env``."""
     ns = pod.get("metadata", {}).get("namespace", "default")
     env: dict[str, str] = dict(service_env)
@@ -159,7 +183,7 @@ def resolve_env(pod: Mapping[str, Any], container: Mapping[str, Any], *, pod_ip:
     return env
 
 
-def service_link_env(services: list[Mapping[str, Any]]) -> dict[str, str]:
+def service_link_env(services: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Docker-link style variables (FOO_SERVICE_HOST, FOO_PORT_80_TCP, ...) for ClusterIP Services."""
     env: dict[str, str] = {}
     for svc in services:
@@ -181,8 +205,9 @@ def service_link_env(services: list[Mapping[str, Any]]) -> dict[str, str]:
             if p is ports[0]:
                 env[f"{base}_PORT"] = url
             key = f"{base}_PORT_{p['port']}_{proto}"
-            env.update({key: url, f"{key}_PROTO": proto.lower(), f"{key}_PORT": str(p["port"]),
-                        f"{key}_ADDR": ip})
+            env.update(
+                {key: url, f"{key}_PROTO": proto.lower(), f"{key}_PORT": str(p["port"]), f"{key}_ADDR": ip}
+            )
     return env
 
 

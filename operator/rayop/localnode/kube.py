@@ -40,9 +40,9 @@ class KubeClient:
         self.session = requests.Session()
         # Never let *_PROXY or REQUESTS_CA_BUNDLE from the environment redirect or re-verify API traffic.
         self.session.trust_env = False
-        self.session.verify = cfg.ssl_ca_cert if cfg.verify_ssl else False
+        self.session.verify = str(cfg.ssl_ca_cert) if cfg.verify_ssl and cfg.ssl_ca_cert else bool(cfg.verify_ssl)
         if cfg.cert_file:
-            self.session.cert = (cfg.cert_file, cfg.key_file)
+            self.session.cert = (str(cfg.cert_file), str(cfg.key_file))
         token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
         if token:
             self.session.headers["Authorization"] = token if token.startswith("Bearer") else f"Bearer {token}"
@@ -50,18 +50,26 @@ class KubeClient:
             urllib3.disable_warnings()
 
     # -- plain requests --------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
-                content_type: str = "application/json", timeout: float = 15.0) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        timeout: float = 15.0,
+    ) -> Any:
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if body is not None else {}
-        resp = self.session.request(method, self.host + path, data=data, params=params, headers=headers,
-                                    timeout=timeout)
+        resp = self.session.request(
+            method, self.host + path, data=data, params=params, headers=headers, timeout=timeout
+        )
         if resp.status_code >= 400:
             raise ApiError(resp.status_code, resp.text)
         return resp.json() if resp.content else None
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Obj:
-        return self.request("GET", path, params=params)  # type: ignore[no-any-return]
+        return self.request("GET", path, params=params)
 
     def get_or_none(self, path: str) -> Obj | None:
         try:
@@ -72,7 +80,7 @@ class KubeClient:
             raise
 
     def create(self, path: str, body: Obj) -> Obj:
-        return self.request("POST", path, body)  # type: ignore[no-any-return]
+        return self.request("POST", path, body)
 
     def create_or_get(self, path: str, body: Obj) -> Obj:
         """Create, or return the existing object on 409."""
@@ -85,7 +93,7 @@ class KubeClient:
 
     def patch(self, path: str, body: Obj, strategic: bool = False) -> Obj:
         ctype = "application/strategic-merge-patch+json" if strategic else "application/merge-patch+json"
-        return self.request("PATCH", path, body, content_type=ctype)  # type: ignore[no-any-return]
+        return self.request("PATCH", path, body, content_type=ctype)
 
     def delete(self, path: str, body: Obj | None = None) -> None:
         try:
@@ -95,11 +103,23 @@ class KubeClient:
                 raise
 
     # -- streaming -------------------------------------------------------------------------------------------
-    def watch(self, path: str, resource_version: str, params: dict[str, Any] | None = None,
-              timeout_seconds: int = 240) -> Iterator[tuple[str, Obj]]:
-        q = {**(params or {}), "watch": "true", "resourceVersion": resource_version,
-             "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds)}
-        with self.session.get(self.host + path, params=q, stream=True, timeout=(10, timeout_seconds + 30)) as r:
+    def watch(
+        self,
+        path: str,
+        resource_version: str,
+        params: dict[str, Any] | None = None,
+        timeout_seconds: int = 240,
+    ) -> Iterator[tuple[str, Obj]]:
+        q = {
+            **(params or {}),
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        with self.session.get(
+            self.host + path, params=q, stream=True, timeout=(10, timeout_seconds + 30)
+        ) as r:
             if r.status_code >= 400:
                 raise ApiError(r.status_code, r.text)
             for line in r.iter_lines():
@@ -113,8 +133,14 @@ def pod_path(namespace: str, name: str = "") -> str:
     return f"{base}/{name}" if name else base
 
 
-def watch_forever(client: KubeClient, path: str, on_event: Callable[[str, Obj], None], stop: threading.Event,
-                  params: dict[str, Any] | None = None, on_sync: Callable[[list[Obj]], None] | None = None) -> None:
+def watch_forever(
+    client: KubeClient,
+    path: str,
+    on_event: Callable[[str, Obj], None],
+    stop: threading.Event,
+    params: dict[str, Any] | None = None,
+    on_sync: Callable[[list[Obj]], None] | None = None,
+) -> None:
     """List+watch ``path`` until ``stop`` is set.  After every (re)list ``on_sync`` gets the full item list, so
     the caller can drop objects that vanished while the watch was down; then ``on_event`` gets every change."""
     while not stop.is_set():

@@ -68,9 +68,20 @@ def setup_script(spec: LaunchSpec) -> str:
 
 def container_argv(spec: LaunchSpec) -> list[str]:
     return [
-        _bin("nsenter"), f"--net=/run/netns/{spec.netns}", "--",
-        _bin("unshare"), "--mount", "--uts", "--propagation", "private", "--",
-        "/bin/sh", "-c", setup_script(spec), "sh", *spec.argv,
+        _bin("nsenter"),
+        f"--net=/run/netns/{spec.netns}",
+        "--",
+        _bin("unshare"),
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        setup_script(spec),
+        "sh",
+        *spec.argv,
     ]
 
 
@@ -90,12 +101,20 @@ def resolv_conf(namespace: str, dns_config: dict[str, object] | None = None) -> 
         searches += [str(s) for s in dns_config.get("searches", []) or []]  # type: ignore[attr-defined]
         for opt in dns_config.get("options", []) or []:  # type: ignore[attr-defined]
             options.append(f"{opt['name']}:{opt['value']}" if opt.get("value") else opt["name"])
-    return "".join(f"nameserver {n}\n" for n in nameservers) + f"search {' '.join(searches)}\n" + \
-        f"options {' '.join(options)}\n"
+    return (
+        "".join(f"nameserver {n}\n" for n in nameservers)
+        + f"search {' '.join(searches)}\n"
+        + f"options {' '.join(options)}\n"
+    )
 
 
-def hosts_file(pod_ip: str, hostname: str, subdomain: str, namespace: str,
-               host_aliases: list[dict[str, object]] | None = None) -> str:
+def hosts_file(
+    pod_ip: str,
+    hostname: str,
+    subdomain: str,
+    namespace: str,
+    host_aliases: list[dict[str, object]] | None = None,
+) -> str:
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
     names = [hostname]
     if subdomain:
@@ -104,3 +123,15 @@ def hosts_file(pod_ip: str, hostname: str, subdomain: str, namespace: str,
     for alias in host_aliases or []:
         lines.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames', []))}")  # type: ignore[arg-type]
     return "\n".join(lines) + "\n"
+
+
+def login_profile(venv_bin: str, host_profile: str = "/etc/profile") -> str:
+    """/etc/profile for containers: the host's, then the virtualenv put back on PATH.  Login shells
+    (``bash -lc``, which KubeRay uses) reset PATH in /etc/profile; the Ray image's profile adds its Python, and
+    here the virtualenv stands in for that image."""
+    try:
+        with open(host_profile) as fh:
+            base = fh.read()
+    except OSError:
+        base = ""
+    return f'{base}\nexport PATH="{venv_bin}:$PATH"\n'

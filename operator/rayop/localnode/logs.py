@@ -40,24 +40,35 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rayop-local-node")])
     import ipaddress
 
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
-            .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(plan.GATEWAY_IP))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(plan.GATEWAY_IP))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "kubelet.crt", directory / "kubelet.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
 
 class LogServer:
-    def __init__(self, find: Finder, state_dir: Path, host: str = plan.GATEWAY_IP,
-                 port: int = plan.KUBELET_PORT) -> None:
+    def __init__(
+        self, find: Finder, state_dir: Path, host: str = plan.GATEWAY_IP, port: int = plan.KUBELET_PORT
+    ) -> None:
         certdir = Path(tempfile.mkdtemp(prefix="kubelet-", dir=state_dir))
         cert, key = self_signed(certdir)
 
@@ -69,7 +80,9 @@ class LogServer:
                 url = urlparse(self.path)
                 parts = url.path.strip("/").split("/")
                 if len(parts) != 4 or parts[0] != "containerLogs":
-                    self.send_error(404, "only /containerLogs/<ns>/<pod>/<container> is served by a local node")
+                    self.send_error(
+                        404, "only /containerLogs/<ns>/<pod>/<container> is served by a local node"
+                    )
                     return
                 q = {k: v[-1] for k, v in parse_qs(url.query).items()}
                 runner = find(parts[1], parts[2])
@@ -88,10 +101,7 @@ class LogServer:
             def _stream(self, path: Path, q: dict[str, str], runner: Any) -> None:
                 limit = int(q["limitBytes"]) if q.get("limitBytes") else None
                 with open(path, "rb") as fh:
-                    if q.get("tailLines"):
-                        data = b"".join(deque(fh, maxlen=int(q["tailLines"])))
-                    else:
-                        data = fh.read()
+                    data = b"".join(deque(fh, maxlen=int(q["tailLines"]))) if q.get("tailLines") else fh.read()
                     sent = 0
                     while True:
                         if limit is not None:

@@ -97,12 +97,17 @@ def create_pod_network(pod_uid: str, ip: str) -> str:
     run("ip", "link", "set", veth, "master", plan.BRIDGE_NAME)
     run("ip", "link", "set", veth, "type", "bridge_slave", "hairpin", "on", check=False)
     run("ip", "link", "set", veth, "up")
-    batch = "\n".join([
-        "link set lo up",
-        f"addr add {ip}/{plan.POD_PREFIX_LEN} dev eth0",
-        "link set eth0 up",
-        f"route add default via {plan.GATEWAY_IP} dev eth0",
-    ]) + "\n"
+    batch = (
+        "\n".join(
+            [
+                "link set lo up",
+                f"addr add {ip}/{plan.POD_PREFIX_LEN} dev eth0",
+                "link set eth0 up",
+                f"route add default via {plan.GATEWAY_IP} dev eth0",
+            ]
+        )
+        + "\n"
+    )
     run("ip", "-n", ns, "-batch", "-", input=batch)
     return ns
 

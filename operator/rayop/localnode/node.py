@@ -33,15 +33,23 @@ def host_capacity() -> dict[str, str]:
 
 def build_node(name: str, index: int, capacity: dict[str, str], taint: bool = False) -> dict[str, Any]:
     labels = {
-        "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-        "node.kubernetes.io/instance-type": "rayop-local", NODE_TYPE_LABEL: NODE_TYPE,
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": "rayop-local",
+        NODE_TYPE_LABEL: NODE_TYPE,
     }
     spec: dict[str, Any] = {"podCIDR": plan.node_pod_cidr(index), "podCIDRs": [plan.node_pod_cidr(index)]}
     if taint:
         spec["taints"] = [{"key": "rayop.io/local-node", "value": "true", "effect": "NoSchedule"}]
     return {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": name, "labels": labels, "annotations": {"rayop.io/local-node-agent": platform.node()}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {"rayop.io/local-node-agent": platform.node()},
+        },
         "spec": spec,
     }
 
@@ -50,7 +58,12 @@ def node_status(capacity: dict[str, str]) -> dict[str, Any]:
     cap = {"pods": "110", "ephemeral-storage": "100Gi", **capacity}
     t = now()
     conds = [
-        {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "rayop local node agent is posting ready status"},
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "rayop local node agent is posting ready status",
+        },
         {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
         {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure"},
         {"type": "PIDPressure", "status": "False", "reason": "KubeletHasSufficientPID"},
@@ -58,20 +71,30 @@ def node_status(capacity: dict[str, str]) -> dict[str, Any]:
     for c in conds:
         c.update({"lastHeartbeatTime": t, "lastTransitionTime": t})
     return {
-        "capacity": cap, "allocatable": cap, "conditions": conds,
+        "capacity": cap,
+        "allocatable": cap,
+        "conditions": conds,
         "addresses": [{"type": "InternalIP", "address": plan.GATEWAY_IP}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": plan.KUBELET_PORT}},
         "nodeInfo": {
-            "architecture": "amd64", "operatingSystem": "linux", "osImage": "rayop local node (host processes)",
-            "kernelVersion": platform.release(), "kubeletVersion": "v1.36.3-rayop-local",
-            "kubeProxyVersion": "", "containerRuntimeVersion": "rayop-localnode://0.1",
-            "machineID": "", "systemUUID": "", "bootID": "",
+            "architecture": "amd64",
+            "operatingSystem": "linux",
+            "osImage": "rayop local node (host processes)",
+            "kernelVersion": platform.release(),
+            "kubeletVersion": "v1.36.3-rayop-local",
+            "kubeProxyVersion": "",
+            "containerRuntimeVersion": "rayop-localnode://0.1",
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
         },
     }
 
 
 class NodeHeartbeat:
-    def __init__(self, client: KubeClient, names: list[str], capacity: dict[str, str], taint: bool = False) -> None:
+    def __init__(
+        self, client: KubeClient, names: list[str], capacity: dict[str, str], taint: bool = False
+    ) -> None:
         self.client, self.names, self.capacity, self.taint = client, names, capacity, taint
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="node-heartbeat")
@@ -84,8 +107,13 @@ class NodeHeartbeat:
             except ApiError as err:
                 if err.status != 409:
                     raise
-                self.client.patch(f"/api/v1/nodes/{name}", {"metadata": {"labels": body["metadata"]["labels"]},
-                                                           "spec": {"taints": body["spec"].get("taints")}})
+                self.client.patch(
+                    f"/api/v1/nodes/{name}",
+                    {
+                        "metadata": {"labels": body["metadata"]["labels"]},
+                        "spec": {"taints": body["spec"].get("taints")},
+                    },
+                )
             self._post_status(name)
             self._renew_lease(name)
 
@@ -96,7 +124,9 @@ class NodeHeartbeat:
         self._stop.set()
 
     def _post_status(self, name: str) -> None:
-        self.client.patch(f"/api/v1/nodes/{name}/status", {"status": node_status(self.capacity)}, strategic=True)
+        self.client.patch(
+            f"/api/v1/nodes/{name}/status", {"status": node_status(self.capacity)}, strategic=True
+        )
 
     def _renew_lease(self, name: str) -> None:
         renew = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

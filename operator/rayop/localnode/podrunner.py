@@ -5,6 +5,7 @@ graceful termination (preStop exec, SIGTERM, grace period, SIGKILL of the contai
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -23,8 +24,10 @@ from .volumes import PodVolumes, VolumeError
 
 log = logging.getLogger(__name__)
 
-ENTRYPOINT_MSG = ("container {c!r} has no command: the local node runs host processes and cannot use the "
-                  "entrypoint of image {i!r}; set command (and args) in the container spec")
+ENTRYPOINT_MSG = (
+    "container {c!r} has no command: the local node runs host processes and cannot use the "
+    "entrypoint of image {i!r}; set command (and args) in the container spec"
+)
 
 
 class PodRunner:
@@ -34,7 +37,10 @@ class PodRunner:
         self.uid, self.ns, self.name = meta["uid"], meta["namespace"], meta["name"]
         self.policy = spec.get("restartPolicy", "Always")
         self.dir = rt.pod_dir(self.uid)
-        self.init = [status.ContainerRecord(c["name"], c.get("image", "")) for c in spec.get("initContainers", []) or []]
+        self.init = [
+            status.ContainerRecord(c["name"], c.get("image", ""))
+            for c in spec.get("initContainers", []) or []
+        ]
         self.main = [status.ContainerRecord(c["name"], c.get("image", "")) for c in spec["containers"]]
         self.ip = ""
         self.netns = ""
@@ -76,9 +82,12 @@ class PodRunner:
             pre = ((spec_by_name.get(name) or {}).get("lifecycle") or {}).get("preStop") or {}
             if "exec" in pre and proc.poll() is None:
                 with contextlib.suppress(Exception):
-                    subprocess.run(launcher.exec_in_container_argv(proc.pid, pre["exec"]["command"]),
-                                   env=self.envs.get(name), timeout=max(0.1, deadline - time.monotonic()),
-                                   capture_output=True)
+                    subprocess.run(
+                        launcher.exec_in_container_argv(proc.pid, pre["exec"]["command"]),
+                        env=self.envs.get(name),
+                        timeout=max(0.1, deadline - time.monotonic()),
+                        capture_output=True,
+                    )
         for proc in list(self._procs.values()):
             with contextlib.suppress(ProcessLookupError):
                 if proc.poll() is None:
@@ -109,8 +118,10 @@ class PodRunner:
             log.exception("pod %s/%s: sandbox setup failed", self.ns, self.name)
             self.message = f"local node: sandbox setup failed: {err}"
             for r in self.init + self.main:
-                r.set_waiting("CreateContainerConfigError" if isinstance(err, VolumeError) else
-                              "ContainerCreating", str(err))
+                r.set_waiting(
+                    "CreateContainerConfigError" if isinstance(err, VolumeError) else "ContainerCreating",
+                    str(err),
+                )
             self.publish()
             return
         self.publish()
@@ -122,7 +133,9 @@ class PodRunner:
                     self._teardown()
                 return
         for ctr, rec in zip(self.pod["spec"]["containers"], self.main, strict=True):
-            t = threading.Thread(target=self._supervise, args=(ctr, rec), daemon=True, name=f"ctr-{self.name}")
+            t = threading.Thread(
+                target=self._supervise, args=(ctr, rec), daemon=True, name=f"ctr-{self.name}"
+            )
             self._threads.append(t)
             t.start()
         while not self.terminating.wait(5.0):
@@ -140,15 +153,20 @@ class PodRunner:
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         spec = self.pod["spec"]
         hostname = spec.get("hostname") or self.name
-        (self.dir / "etc" / "hosts").write_text(launcher.hosts_file(
-            self.ip, hostname, spec.get("subdomain", ""), self.ns, spec.get("hostAliases")))
+        (self.dir / "etc" / "hosts").write_text(
+            launcher.hosts_file(
+                self.ip, hostname, spec.get("subdomain", ""), self.ns, spec.get("hostAliases")
+            )
+        )
         (self.dir / "etc" / "hostname").write_text(hostname + "\n")
         (self.dir / "etc" / "resolv.conf").write_text(launcher.resolv_conf(self.ns, spec.get("dnsConfig")))
+        (self.dir / "etc" / "profile").write_text(launcher.login_profile(default_path().split(":")[0]))
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=50%", "tmpfs", str(self.dir / "shm")], check=True)
         self.netns = netns.create_pod_network(self.uid, self.ip)
         self.sandbox_ready = True
-        self.volumes = PodVolumes(self.rt.client, self.pod, self.dir, self.ip, self.node.host_ip,
-                                  self.node.allocatable)
+        self.volumes = PodVolumes(
+            self.rt.client, self.pod, self.dir, self.ip, self.node.host_ip, self.node.allocatable
+        )
         self.volumes.prepare()
 
     def _teardown(self) -> None:
@@ -171,40 +189,68 @@ class PodRunner:
         if self.pod["spec"].get("enableServiceLinks", True):
             svc_env.update(expand.service_link_env(self.rt.services.services_in(self.ns)))
         if kube:
-            https = next((p for p in kube[0]["spec"].get("ports", []) if p.get("name") == "https"),
-                         kube[0]["spec"]["ports"][0])
+            https = next(
+                (p for p in kube[0]["spec"].get("ports", []) if p.get("name") == "https"),
+                kube[0]["spec"]["ports"][0],
+            )
             svc_env.update(expand.service_link_env(kube))
-            svc_env.update({"KUBERNETES_SERVICE_HOST": kube[0]["spec"]["clusterIP"],
-                            "KUBERNETES_SERVICE_PORT": str(https["port"])})
+            svc_env.update(
+                {
+                    "KUBERNETES_SERVICE_HOST": kube[0]["spec"]["clusterIP"],
+                    "KUBERNETES_SERVICE_PORT": str(https["port"]),
+                }
+            )
         assert self.volumes is not None
-        declared = expand.resolve_env(self.pod, ctr, pod_ip=self.ip, host_ip=self.node.host_ip,
-                                      service_env=svc_env, lookup=self.volumes.lookup,
-                                      node_alloc=self.node.allocatable)
+        declared = expand.resolve_env(
+            self.pod,
+            ctr,
+            pod_ip=self.ip,
+            host_ip=self.node.host_ip,
+            service_env=svc_env,
+            lookup=self.volumes.lookup,
+            node_alloc=self.node.allocatable,
+        )
         hostname = self.pod["spec"].get("hostname") or self.name
         return {"PATH": default_path(), "HOSTNAME": hostname, "HOME": "/root", **self.rt.base_env, **declared}
 
-    def _launch(self, ctr: dict[str, Any], rec: status.ContainerRecord, env: dict[str, str],
-                argv: list[str]) -> subprocess.Popen[bytes]:
+    def _launch(
+        self, ctr: dict[str, Any], rec: status.ContainerRecord, env: dict[str, str], argv: list[str]
+    ) -> subprocess.Popen[bytes]:
         assert self.volumes is not None
         cdir = self.dir / "containers" / ctr["name"]
         (cdir / "tmp").mkdir(parents=True, exist_ok=True)
         os.chmod(cdir / "tmp", 0o1777)
         etc = self.dir / "etc"
-        mounts = [launcher.Mount(str(cdir / "tmp"), "/tmp"), launcher.Mount(str(self.dir / "shm"), "/dev/shm"),
-                  launcher.Mount(str(etc / "hosts"), "/etc/hosts", is_file=True),
-                  launcher.Mount(str(etc / "hostname"), "/etc/hostname", is_file=True),
-                  launcher.Mount(str(etc / "resolv.conf"), "/etc/resolv.conf", is_file=True),
-                  *self.volumes.mounts_for(ctr, env)]
+        mounts = [
+            launcher.Mount(str(cdir / "tmp"), "/tmp"),
+            launcher.Mount(str(self.dir / "shm"), "/dev/shm"),
+            launcher.Mount(str(etc / "hosts"), "/etc/hosts", is_file=True),
+            launcher.Mount(str(etc / "hostname"), "/etc/hostname", is_file=True),
+            launcher.Mount(str(etc / "resolv.conf"), "/etc/resolv.conf", is_file=True),
+            launcher.Mount(str(etc / "profile"), "/etc/profile", is_file=True),
+            *self.volumes.mounts_for(ctr, env),
+        ]
         cg = self.rt.cgroups.container_dir(self.uid, ctr["name"])
         spec = launcher.LaunchSpec(
-            netns=self.netns, argv=argv, hostname=self.pod["spec"].get("hostname") or self.name,
-            working_dir=ctr.get("workingDir", ""), mounts=mounts,
-            cgroup_procs=[str(cg / "cgroup.procs")] if cg else [])
+            netns=self.netns,
+            argv=argv,
+            hostname=self.pod["spec"].get("hostname") or self.name,
+            working_dir=ctr.get("workingDir", ""),
+            mounts=mounts,
+            cgroup_procs=[str(cg / "cgroup.procs")] if cg else [],
+        )
         logdir = self.dir / "logs" / ctr["name"]
         logdir.mkdir(parents=True, exist_ok=True)
         with open(logdir / f"{rec.restart_count}.log", "ab") as out:
-            return subprocess.Popen(launcher.container_argv(spec), env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+            return subprocess.Popen(
+                launcher.container_argv(spec),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
 
     def _supervise(self, ctr: dict[str, Any], rec: status.ContainerRecord, is_init: bool = False) -> bool:
         """Run one container until it is done for good; True when it (finally) exited 0."""
@@ -220,7 +266,9 @@ class PodRunner:
                 continue
             argv = expand.expand_command(ctr, env)
             if argv is None:
-                rec.set_waiting("ImageEntrypointUnavailable", ENTRYPOINT_MSG.format(c=ctr["name"], i=ctr.get("image")))
+                rec.set_waiting(
+                    "ImageEntrypointUnavailable", ENTRYPOINT_MSG.format(c=ctr["name"], i=ctr.get("image"))
+                )
                 self.publish()
                 return False
             with self._lock:
@@ -235,10 +283,15 @@ class PodRunner:
             if is_init:
                 rec.started = False
             else:
-                prober = Prober(ctr, self.ip, proc.pid, env,
-                                on_started=lambda r=rec: self._set(r, started=True),
-                                on_ready=lambda ok, r=rec: self._set(r, ready=ok),
-                                on_unhealthy=lambda msg, n=ctr["name"], p=proc: self._kill_unhealthy(n, p, msg))
+                prober = Prober(
+                    ctr,
+                    self.ip,
+                    proc.pid,
+                    env,
+                    on_started=functools.partial(self._set, rec, started=True),
+                    on_ready=functools.partial(self._set_ready, rec),
+                    on_unhealthy=functools.partial(self._kill_unhealthy, ctr["name"], proc),
+                )
                 prober.start()
             self.publish()
             rc = proc.wait()
@@ -258,15 +311,19 @@ class PodRunner:
                 self.publish()
                 return rc == 0
             rec.record_restart()
-            rec.set_waiting("CrashLoopBackOff",
-                            f"back-off {backoff:g}s restarting failed container={ctr['name']} pod={self.name}")
+            rec.set_waiting(
+                "CrashLoopBackOff",
+                f"back-off {backoff:g}s restarting failed container={ctr['name']} pod={self.name}",
+            )
             self.publish()
             if self.terminating.wait(backoff):
                 return False
             backoff = min(backoff * 2, self.rt.backoff_max)
         return False
 
-    def _set(self, rec: status.ContainerRecord, *, started: bool | None = None, ready: bool | None = None) -> None:
+    def _set(
+        self, rec: status.ContainerRecord, *, started: bool | None = None, ready: bool | None = None
+    ) -> None:
         with self._lock:
             if rec.state != "running":
                 return
@@ -276,9 +333,16 @@ class PodRunner:
                 rec.ready = ready
         if ready and self.ready_mono is None and all(r.ready for r in self.main):
             self.ready_mono = time.monotonic()
-            log.info("pod %s/%s ready %.2fs after it was picked up", self.ns, self.name,
-                     self.ready_mono - self.started_mono)
+            log.info(
+                "pod %s/%s ready %.2fs after it was picked up",
+                self.ns,
+                self.name,
+                self.ready_mono - self.started_mono,
+            )
         self.publish()
+
+    def _set_ready(self, rec: status.ContainerRecord, ok: bool) -> None:
+        self._set(rec, ready=ok)
 
     def _kill_unhealthy(self, name: str, proc: subprocess.Popen[bytes], msg: str) -> None:
         log.info("pod %s/%s container %s: %s; restarting", self.ns, self.name, name, msg)
@@ -298,9 +362,16 @@ class PodRunner:
     def publish(self) -> None:
         with self._lock:
             body = status.pod_status(
-                phase=self.phase(), pod_ip=self.ip if self.sandbox_ready else "", host_ip=self.node.host_ip,
-                start_time=self.start_time, sandbox_ready=self.sandbox_ready and not self.stopped.is_set(),
-                init=self.init, main=self.main, previous=self.pod.get("status"), message=self.message)
+                phase=self.phase(),
+                pod_ip=self.ip if self.sandbox_ready else "",
+                host_ip=self.node.host_ip,
+                start_time=self.start_time,
+                sandbox_ready=self.sandbox_ready and not self.stopped.is_set(),
+                init=self.init,
+                main=self.main,
+                previous=self.pod.get("status"),
+                message=self.message,
+            )
             if body == self._last_status:
                 return
             self._last_status = body

@@ -29,13 +29,16 @@ def resolve_port(port: int | str, container: Mapping[str, Any]) -> int:
     raise ValueError(f"named port {port!r} not found in container {container.get('name')}")
 
 
-def run_probe(probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str, pid: int,
-              env: Mapping[str, str]) -> tuple[bool, str]:
+def run_probe(
+    probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: str, pid: int, env: Mapping[str, str]
+) -> tuple[bool, str]:
     """One probe attempt: (success, message)."""
     timeout = float(probe.get("timeoutSeconds", 1) or 1)
     try:
         if "exec" in probe:
-            argv = exec_in_container_argv(pid, list(probe["exec"].get("command", [])), container.get("workingDir", ""))
+            argv = exec_in_container_argv(
+                pid, list(probe["exec"].get("command", [])), container.get("workingDir", "")
+            )
             res = subprocess.run(argv, env=dict(env), capture_output=True, timeout=timeout)
             return res.returncode == 0, res.stdout.decode(errors="replace")[-200:]
         if "httpGet" in probe:
@@ -44,8 +47,9 @@ def run_probe(probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: st
             port = resolve_port(hg["port"], container)
             conn: http.client.HTTPConnection
             if (hg.get("scheme") or "HTTP").upper() == "HTTPS":
-                conn = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                                   context=ssl._create_unverified_context())
+                conn = http.client.HTTPSConnection(
+                    host, port, timeout=timeout, context=ssl._create_unverified_context()
+                )
             else:
                 conn = http.client.HTTPConnection(host, port, timeout=timeout)
             headers = {h["name"]: h["value"] for h in hg.get("httpHeaders", []) or []}
@@ -58,8 +62,9 @@ def run_probe(probe: Mapping[str, Any], container: Mapping[str, Any], pod_ip: st
             return 200 <= status < 400, f"HTTP probe failed with statuscode: {status}"
         if "tcpSocket" in probe:
             ts = probe["tcpSocket"]
-            with socket.create_connection((ts.get("host") or pod_ip, resolve_port(ts["port"], container)),
-                                          timeout=timeout):
+            with socket.create_connection(
+                (ts.get("host") or pod_ip, resolve_port(ts["port"], container)), timeout=timeout
+            ):
                 return True, ""
         if "grpc" in probe:
             return True, "grpc probes are not supported on local nodes (counted as success)"
@@ -91,9 +96,17 @@ class _State:
 class Prober:
     """Runs in its own thread for the lifetime of one container run; reports through callbacks."""
 
-    def __init__(self, container: Mapping[str, Any], pod_ip: str, pid: int, env: Mapping[str, str], *,
-                 on_started: Callable[[], None], on_ready: Callable[[bool], None],
-                 on_unhealthy: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        container: Mapping[str, Any],
+        pod_ip: str,
+        pid: int,
+        env: Mapping[str, str],
+        *,
+        on_started: Callable[[], None],
+        on_ready: Callable[[bool], None],
+        on_unhealthy: Callable[[str], None],
+    ) -> None:
         self.container, self.pod_ip, self.pid, self.env = container, pod_ip, pid, env
         self.on_started, self.on_ready, self.on_unhealthy = on_started, on_ready, on_unhealthy
         self._stop = threading.Event()
@@ -129,7 +142,10 @@ class Prober:
                         started = True
                         self.on_started()
                         t1 = time.monotonic()
-                        liveness, readiness = self._make("livenessProbe", t1), self._make("readinessProbe", t1)
+                        liveness, readiness = (
+                            self._make("livenessProbe", t1),
+                            self._make("readinessProbe", t1),
+                        )
                         if readiness is None:
                             ready = True
                             self.on_ready(True)

@@ -78,7 +78,9 @@ class CgroupTree:
         """Kill and rmdir a cgroup subtree (deepest first)."""
         if path is None or not path.exists():
             return
-        dirs = sorted([p for p in path.rglob("*") if p.is_dir()] + [path], key=lambda p: len(p.parts), reverse=True)
+        dirs = sorted(
+            [p for p in path.rglob("*") if p.is_dir()] + [path], key=lambda p: len(p.parts), reverse=True
+        )
         for d in dirs:
             self.kill(d)
             with contextlib.suppress(OSError):

@@ -49,11 +49,17 @@ class ClusterCache:
         self._stop = threading.Event()
 
     def start(self) -> None:
-        for path, store, kind in (("/api/v1/services", self.services, "svc"),
-                                  ("/apis/discovery.k8s.io/v1/endpointslices", self.slices, "eps")):
-            threading.Thread(target=watch_forever, daemon=True, name=f"watch-{kind}", args=(
-                self.client, path, self._on_event(store), self._stop), kwargs={
-                "on_sync": self._on_sync(store, kind)}).start()
+        for path, store, kind in (
+            ("/api/v1/services", self.services, "svc"),
+            ("/apis/discovery.k8s.io/v1/endpointslices", self.slices, "eps"),
+        ):
+            threading.Thread(
+                target=watch_forever,
+                daemon=True,
+                name=f"watch-{kind}",
+                args=(self.client, path, self._on_event(store), self._stop),
+                kwargs={"on_sync": self._on_sync(store, kind)},
+            ).start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -70,6 +76,7 @@ class ClusterCache:
                 else:
                     store[_key(obj)] = obj
             self._notify()
+
         return handle
 
     def _on_sync(self, store: dict[tuple[str, str], Obj], kind: str) -> Callable[[list[Obj]], None]:
@@ -81,6 +88,7 @@ class ClusterCache:
                 if len(self._synced_kinds) == 2:
                     self.synced.set()
             self._notify()
+
         return handle
 
     def services_in(self, namespace: str) -> list[Obj]:
@@ -94,8 +102,12 @@ class ClusterCache:
 
 def slices_of(svc: Obj, slices: list[Obj]) -> list[Obj]:
     ns, name = _key(svc)
-    return [s for s in slices if s["metadata"].get("namespace") == ns
-            and (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name]
+    return [
+        s
+        for s in slices
+        if s["metadata"].get("namespace") == ns
+        and (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
+    ]
 
 
 def ready_endpoints(svc: Obj, slices: list[Obj], port_name: str, protocol: str) -> list[tuple[str, int]]:
@@ -104,8 +116,13 @@ def ready_endpoints(svc: Obj, slices: list[Obj], port_name: str, protocol: str) 
     for sl in slices_of(svc, slices):
         if sl.get("addressType", "IPv4") != "IPv4":
             continue
-        ports = [p for p in sl.get("ports") or [] if (p.get("name") or "") == port_name
-                 and (p.get("protocol") or "TCP") == protocol and p.get("port") is not None]
+        ports = [
+            p
+            for p in sl.get("ports") or []
+            if (p.get("name") or "") == port_name
+            and (p.get("protocol") or "TCP") == protocol
+            and p.get("port") is not None
+        ]
         for ep in sl.get("endpoints") or []:
             if (ep.get("conditions") or {}).get("ready") is False:
                 continue
@@ -139,8 +156,10 @@ def build_rules(services: list[Obj], slices: list[Obj]) -> tuple[list[str], list
             p = proto.lower()
             svc_chain = _chain("SVC", ns, name, pname, proto)
             chains.append(svc_chain)
-            rules.append(f"-A {SERVICES_CHAIN} -d {ip}/32 -p {p} -m {p} --dport {port['port']} "
-                         f'-m comment --comment "{ns}/{name}:{pname}" -j {svc_chain}')
+            rules.append(
+                f"-A {SERVICES_CHAIN} -d {ip}/32 -p {p} -m {p} --dport {port['port']} "
+                f'-m comment --comment "{ns}/{name}:{pname}" -j {svc_chain}'
+            )
             for i, (eip, eport) in enumerate(eps):
                 sep = _chain("SEP", ns, name, pname, proto, eip, eport)
                 chains.append(sep)
@@ -154,7 +173,9 @@ def build_rules(services: list[Obj], slices: list[Obj]) -> tuple[list[str], list
 
 def restore_payload(chains: list[str], rules: list[str], existing: list[str]) -> str:
     stale = [c for c in existing if c not in chains]
-    lines = ["*nat"] + [f":{c} - [0:0]" for c in chains + stale] + rules + [f"-X {c}" for c in stale] + ["COMMIT"]
+    lines = (
+        ["*nat"] + [f":{c} - [0:0]" for c in chains + stale] + rules + [f"-X {c}" for c in stale] + ["COMMIT"]
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -174,9 +195,17 @@ class ServiceProxy:
 
     def start(self) -> None:
         for hook, chain in HOOKS:
-            subprocess.run(["iptables", "-w", "5", "-t", "nat", "-N", chain], capture_output=True, check=False)
-            if subprocess.run(["iptables", "-w", "5", "-t", "nat", "-C", hook, "-j", chain],
-                              capture_output=True, check=False).returncode != 0:
+            subprocess.run(
+                ["iptables", "-w", "5", "-t", "nat", "-N", chain], capture_output=True, check=False
+            )
+            if (
+                subprocess.run(
+                    ["iptables", "-w", "5", "-t", "nat", "-C", hook, "-j", chain],
+                    capture_output=True,
+                    check=False,
+                ).returncode
+                != 0
+            ):
                 subprocess.run(["iptables", "-w", "5", "-t", "nat", "-I", hook, "1", "-j", chain], check=True)
         self._thread.start()
 
@@ -188,8 +217,13 @@ class ServiceProxy:
         services, slices = self.cache.snapshot()
         chains, rules = build_rules(services, slices)
         payload = restore_payload(chains, rules, existing_chains())
-        res = subprocess.run(["iptables-restore", "-w", "5", "--noflush"], input=payload, capture_output=True,
-                             text=True, check=False)
+        res = subprocess.run(
+            ["iptables-restore", "-w", "5", "--noflush"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if res.returncode != 0:
             log.error("iptables-restore failed: %s\n%s", res.stderr, payload[:2000])
         self.syncs += 1
@@ -210,10 +244,21 @@ class ServiceProxy:
 def remove_rules() -> None:
     """Delete every RAYOP nat chain and hook (agent shutdown, or leftovers of a crashed agent)."""
     for hook, chain in HOOKS:
-        subprocess.run(["iptables", "-w", "5", "-t", "nat", "-D", hook, "-j", chain], capture_output=True, check=False)
+        subprocess.run(
+            ["iptables", "-w", "5", "-t", "nat", "-D", hook, "-j", chain], capture_output=True, check=False
+        )
     existing = existing_chains()
     if existing:
-        payload = "*nat\n" + "".join(f":{c} - [0:0]\n" for c in existing) + "".join(
-            f"-X {c}\n" for c in existing) + "COMMIT\n"
-        subprocess.run(["iptables-restore", "-w", "5", "--noflush"], input=payload, capture_output=True, text=True,
-                       check=False)
+        payload = (
+            "*nat\n"
+            + "".join(f":{c} - [0:0]\n" for c in existing)
+            + "".join(f"-X {c}\n" for c in existing)
+            + "COMMIT\n"
+        )
+        subprocess.run(
+            ["iptables-restore", "-w", "5", "--noflush"],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=False,
+        )

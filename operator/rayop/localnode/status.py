@@ -35,7 +35,13 @@ class ContainerRecord:
     # -- transitions -----------------------------------------------------------------------------------------
     def set_waiting(self, reason: str, message: str = "") -> None:
         self.state, self.reason, self.message, self.ready, self.started, self.pid = (
-            "waiting", reason, message, False, False, None)
+            "waiting",
+            reason,
+            message,
+            False,
+            False,
+            None,
+        )
 
     def set_running(self, pid: int) -> None:
         self.state, self.reason, self.message = "running", "", ""
@@ -57,8 +63,12 @@ class ContainerRecord:
         self.restart_count += 1
 
     def _terminated(self) -> dict[str, Any]:
-        t: dict[str, Any] = {"exitCode": self.exit_code, "reason": self.reason,
-                             "startedAt": self.started_at or None, "finishedAt": self.finished_at or now()}
+        t: dict[str, Any] = {
+            "exitCode": self.exit_code,
+            "reason": self.reason,
+            "startedAt": self.started_at or None,
+            "finishedAt": self.finished_at or now(),
+        }
         if self.signal:
             t["signal"] = self.signal
         if self.message:
@@ -71,11 +81,19 @@ class ContainerRecord:
         elif self.state == "terminated":
             state = {"terminated": self._terminated()}
         else:
-            state = {"waiting": {"reason": self.reason, **({"message": self.message} if self.message else {})}}
+            state = {
+                "waiting": {"reason": self.reason, **({"message": self.message} if self.message else {})}
+            }
         return {
-            "name": self.name, "image": self.image, "imageID": "", "containerID": "",
-            "state": state, "lastState": self.last_state, "ready": self.ready,
-            "restartCount": self.restart_count, "started": self.started,
+            "name": self.name,
+            "image": self.image,
+            "imageID": "",
+            "containerID": "",
+            "state": state,
+            "lastState": self.last_state,
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "started": self.started,
         }
 
     @property
@@ -83,8 +101,9 @@ class ContainerRecord:
         return self.state == "terminated" and self.exit_code == 0
 
 
-def pod_phase(init: list[ContainerRecord], main: list[ContainerRecord], restart_policy: str,
-              init_failed: bool = False) -> str:
+def pod_phase(
+    init: list[ContainerRecord], main: list[ContainerRecord], restart_policy: str, init_failed: bool = False
+) -> str:
     if init_failed:
         return "Failed"
     if any(not r.succeeded for r in init):
@@ -102,16 +121,30 @@ def pod_phase(init: list[ContainerRecord], main: list[ContainerRecord], restart_
 
 
 def _cond(ctype: str, ok: bool, reason: str = "") -> dict[str, Any]:
-    c: dict[str, Any] = {"type": ctype, "status": "True" if ok else "False", "lastProbeTime": None,
-                         "lastTransitionTime": now()}
+    c: dict[str, Any] = {
+        "type": ctype,
+        "status": "True" if ok else "False",
+        "lastProbeTime": None,
+        "lastTransitionTime": now(),
+    }
     if reason and not ok:
         c["reason"] = reason
     return c
 
 
-def pod_status(*, phase: str, pod_ip: str, host_ip: str, start_time: str, sandbox_ready: bool,
-               init: list[ContainerRecord], main: list[ContainerRecord], previous: dict[str, Any] | None = None,
-               message: str = "", reason: str = "") -> dict[str, Any]:
+def pod_status(
+    *,
+    phase: str,
+    pod_ip: str,
+    host_ip: str,
+    start_time: str,
+    sandbox_ready: bool,
+    init: list[ContainerRecord],
+    main: list[ContainerRecord],
+    previous: dict[str, Any] | None = None,
+    message: str = "",
+    reason: str = "",
+) -> dict[str, Any]:
     """The status subresource body; condition lastTransitionTime is kept when the status did not change."""
     initialized = all(r.succeeded for r in init)
     ready = bool(main) and all(r.ready for r in main) and phase == "Running"
@@ -134,7 +167,8 @@ def pod_status(*, phase: str, pod_ip: str, host_ip: str, start_time: str, sandbo
     status: dict[str, Any] = {
         "phase": phase,
         "conditions": conds,
-        "hostIP": host_ip, "hostIPs": [{"ip": host_ip}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "startTime": start_time,
         "initContainerStatuses": [r.to_status() for r in init],
         "containerStatuses": [r.to_status() for r in main],

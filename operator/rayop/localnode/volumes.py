@@ -67,8 +67,15 @@ class ApiLookup:
 
 
 class PodVolumes:
-    def __init__(self, client: KubeClient, pod: Mapping[str, Any], pod_dir: Path, pod_ip: str, host_ip: str,
-                 node_alloc: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        pod: Mapping[str, Any],
+        pod_dir: Path,
+        pod_ip: str,
+        host_ip: str,
+        node_alloc: Mapping[str, str],
+    ) -> None:
         self.client, self.pod, self.dir = client, pod, pod_dir / "volumes"
         self.ns = pod["metadata"]["namespace"]
         self.lookup = ApiLookup(client, self.ns)
@@ -98,8 +105,9 @@ class PodVolumes:
                 src["name"] = src.get("secretName", "")
                 self._write_items("secret", src, path)
             elif "downwardAPI" in vol:
-                self._write_downward(vol["downwardAPI"].get("items", []), path,
-                                     vol["downwardAPI"].get("defaultMode", 0o644))
+                self._write_downward(
+                    vol["downwardAPI"].get("items", []), path, vol["downwardAPI"].get("defaultMode", 0o644)
+                )
             elif "projected" in vol:
                 mode = vol["projected"].get("defaultMode", 0o644)
                 for src in vol["projected"].get("sources", []) or []:
@@ -119,8 +127,11 @@ class PodVolumes:
                     with contextlib.suppress(OSError):
                         Path(hp["path"]).mkdir(parents=True, exist_ok=True)
             elif "persistentVolumeClaim" in vol:
-                log.warning("pod %s: PVC volume %s is an empty per-pod directory on a local node",
-                            self.pod["metadata"]["name"], name)
+                log.warning(
+                    "pod %s: PVC volume %s is an empty per-pod directory on a local node",
+                    self.pod["metadata"]["name"],
+                    name,
+                )
             else:
                 raise VolumeError(f"volume {name}: unsupported type {sorted(set(vol) - {'name'})}")
 
@@ -158,9 +169,17 @@ class PodVolumes:
         meta = self.pod["metadata"]
         sa = self.pod["spec"].get("serviceAccountName") or "default"
         body: dict[str, Any] = {
-            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-            "spec": {"expirationSeconds": expiry,
-                     "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta["name"], "uid": meta["uid"]}},
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "expirationSeconds": expiry,
+                "boundObjectRef": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                },
+            },
         }
         if src.get("audience"):
             body["spec"]["audiences"] = [src["audience"]]
@@ -188,7 +207,9 @@ class PodVolumes:
             base = self.paths.get(vm["name"])
             if base is None:
                 raise VolumeError(f"volumeMount {vm['name']}: no such volume")
-            sub = vm.get("subPath") or (expand.expand(vm["subPathExpr"], env) if vm.get("subPathExpr") else "")
+            sub = vm.get("subPath") or (
+                expand.expand(vm["subPathExpr"], env) if vm.get("subPathExpr") else ""
+            )
             src = base / sub if sub else base
             if sub and not src.exists():
                 src.mkdir(parents=True, exist_ok=True)
