@@ -316,6 +316,15 @@ class ControlPlane:
                     raise TimeoutError(f"CRD {name} not Established: {conds}")
                 time.sleep(0.05)
 
+    def ready_nodes(self, node_type: str) -> int:
+        """How many nodes labelled ``rayop.io/node-type=<node_type>`` are Ready."""
+        nodes = self._api_get(f"/api/v1/nodes?labelSelector=rayop.io%2Fnode-type%3D{node_type}") or {}
+        return sum(
+            1 for n in nodes.get("items", [])
+            if any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in (n.get("status") or {}).get("conditions") or [])
+        )
+
     def component_pids(self) -> dict[str, int]:
         """Process ids of the running components (for ``rayop dev status`` and memory figures)."""
         return {c.name: c.process.pid for c in self.components if c.process is not None}

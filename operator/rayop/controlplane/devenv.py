@@ -103,10 +103,29 @@ def status(workdir: Path) -> int:
         return 1
     ready = json.loads((workdir / READY_FILE).read_text())
     print(f"supervisor pid {pid}")
+    total = 0
     for name, cpid in ready.get("pids", {}).items():
-        print(f"  {name:26s} pid {cpid}")
+        rss = rss_mib(cpid)
+        total += rss
+        print(f"  {name:26s} pid {cpid:<8d} RSS {rss:7.1f} MiB")
+    print(f"  {'total':26s}              RSS {total:7.1f} MiB")
     print(f"KUBECONFIG={ready['kubeconfig']}")
     return 0
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its descendants, in MiB (0 if gone)."""
+    total_kib = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            todo.extend(int(c) for c in children)
+    return total_kib / 1024
 
 
 def _wait_http(url: str, comp: Component, timeout: float = 60.0) -> None:
@@ -158,7 +177,16 @@ def serve(workdir: Path, *, local_nodes: int = 0, kwok: bool = True, operator: b
         summary = [f"control plane: {', '.join(f'{k} {v:.2f}s' for k, v in cp.timings.items())}",
                    f"CRDs installed in {time.monotonic() - t:.2f}s"]
         if local_nodes:
-            extra.append(start_local_nodes(cp.kubeconfig, cp.logs, local_nodes))
+            t = time.monotonic()
+            agent = start_local_nodes(cp.kubeconfig, cp.logs, local_nodes)
+            extra.append(agent)
+            deadline = time.monotonic() + 60
+            while cp.ready_nodes("local") < local_nodes:
+                agent.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"local nodes not Ready after 60s:\n{agent.log_tail()}")
+                time.sleep(0.2)
+            summary.append(f"{local_nodes} local node(s) Ready in {time.monotonic() - t:.2f}s")
         if operator:
             t = time.monotonic()
             comp, port = start_operator(cp.kubeconfig, cp.logs)
