@@ -71,6 +71,10 @@ class Watcher:
         self.cluster_state: dict[Key, str] = {}
         self.first_ready_at: dict[Key, float] = {}
         self.ready_total = 0
+        #: Live (not terminating) pods; with ``created_series`` this separates the operator's own speed (creating
+        #: pods) from the rest of the pipeline (scheduler, kwok marking pods Ready).
+        self.live_total = 0
+        self.created_series: list[tuple[float, int]] = []
         #: (seconds since ``t0``, Ready live pods) at every change.
         self.ready_series: list[tuple[float, int]] = []
         self._events: dict[Key, asyncio.Event] = defaultdict(asyncio.Event)
@@ -94,6 +98,7 @@ class Watcher:
         """Start the series (and ``since``) from now."""
         self.t0 = time.monotonic()
         self.ready_series = [(0.0, self.ready_total)]
+        self.created_series = [(0.0, self.live_total)]
 
     def since(self) -> float:
         return time.monotonic() - self.t0
@@ -108,13 +113,14 @@ class Watcher:
             for ckey, cp in self.clusters.items():
                 if ckey[0] == meta.get("namespace") and meta.get("name") in cp.pods:
                     gone = cp.pods.pop(meta["name"])
-                    self._changed(ckey, -1 if gone.ready and not gone.deleting else 0)
+                    self._changed(ckey, -1 if gone.ready and not gone.deleting else 0, 0 if gone.deleting else -1)
                     break
             return
         key = (meta.get("namespace", ""), cluster)
         pods = self.clusters[key].pods
         old = pods.pop(meta["name"], None)
         delta = -1 if old is not None and old.ready and not old.deleting else 0
+        live = -1 if old is not None and not old.deleting else 0
         if kind != "DELETED":
             new = PodState(
                 group=labels.get("ray.io/group", ""), node_type=labels.get("ray.io/node-type", ""),
@@ -122,9 +128,13 @@ class Watcher:
             )
             pods[meta["name"]] = new
             delta += 1 if new.ready and not new.deleting else 0
-        self._changed(key, delta)
+            live += 0 if new.deleting else 1
+        self._changed(key, delta, live)
 
-    def _changed(self, key: Key, delta: int) -> None:
+    def _changed(self, key: Key, delta: int, live: int = 0) -> None:
+        if live:
+            self.live_total += live
+            self.created_series.append((round(self.since(), 3), self.live_total))
         if delta:
             self.ready_total += delta
             self.ready_series.append((round(self.since(), 3), self.ready_total))

@@ -9,7 +9,8 @@ from typing import Any
 #: The figures each scenario's table shows, in order, with a label (lower is better unless marked ↑).
 HEADLINES: dict[str, list[tuple[str, str]]] = {
     "burst": [("create_s", "create all RayClusters (s)"), ("ready_s", "all clusters ready (s)"),
-              ("pods_ready_s", "all pods Ready (s)"), ("pods_per_s", "pods/s ↑"),
+              ("pods_created_s", "all pods created (s)"), ("pods_created_per_s", "pods created/s ↑"),
+              ("pods_ready_s", "all pods Ready (s)"), ("pods_per_s", "pods Ready/s ↑"),
               ("cluster_ready_p50_s", "cluster ready p50 (s)"), ("cluster_ready_p99_s", "cluster ready p99 (s)"),
               ("operator_cpu_s", "operator CPU (s)"), ("peak_rss_mib", "operator peak RSS (MiB)"),
               ("apiserver_cpu_s", "kube-apiserver CPU (s)")],

@@ -46,6 +46,7 @@ class Params:
     timeout: float = 1200.0  # any single wait
     client_connections: int = 100  # the harness's (and the ceiling's) concurrent API connections
     sample_interval: float = 0.5
+    kwok_parallelism: int = 32  # kwok's podPlayStageParallelism (its default 4 caps Ready pods near 20/s)
 
     @classmethod
     def smoke(cls) -> Params:
@@ -150,12 +151,13 @@ async def _create_and_wait(ctx: Context, names: list[str], workers: int) -> dict
     keys: list[Key] = [(NAMESPACE, n) for n in names]
     total_pods = len(names) * (1 + workers)
     base_ready = ctx.watcher.ready_total
+    base_live = ctx.watcher.live_total
     ctx.watcher.reset_clock()
     cpu0 = ctx.cpu()
     t0 = time.monotonic()
     await asyncio.gather(*(ctx.driver.create(manifest(n, workers)) for n in names))
-    created = time.monotonic() - t0
-    ctx.log(f"created {len(names)} clusters in {created:.1f}s; waiting for {total_pods} pods")
+    created_crs = time.monotonic() - t0
+    ctx.log(f"created {len(names)} clusters in {created_crs:.1f}s; waiting for {total_pods} pods")
     progress = asyncio.create_task(_progress(ctx, base_ready + total_pods))
     try:
         done = await asyncio.gather(*(ctx.watcher.wait(k, ctx.cluster_ready(workers), ctx.params.timeout)
@@ -166,10 +168,13 @@ async def _create_and_wait(ctx: Context, names: list[str], workers: int) -> dict
     cpu1 = ctx.cpu()
     per_cluster = [d - t0 for d in done]
     pods_ready = next((t for t, n in ctx.watcher.ready_series if n >= base_ready + total_pods), end - t0)
+    created = next((t for t, n in ctx.watcher.created_series if n >= base_live + total_pods), None)
     first_pod = next((t for t, n in ctx.watcher.ready_series if n > base_ready), None)
     return {
         "clusters": len(names), "pods": total_pods,
-        "create_s": round(created, 2),
+        "create_s": round(created_crs, 2),
+        "pods_created_s": round(created, 2) if created is not None else None,
+        "pods_created_per_s": round(total_pods / created, 1) if created else None,
         "ready_s": round(end - t0, 2),
         "pods_ready_s": round(pods_ready, 2),
         "first_pod_ready_s": round(first_pod, 2) if first_pod is not None else None,

@@ -1,0 +1,38 @@
+"""The benchmark harness (benchmarks/) still works: its smoke scenario, against rayop only, on tiny sizes.
+
+This is not a performance test (no figure is asserted against a target); it keeps the harness from rotting: a fresh
+control plane, the operator, the warm-up, a small burst and one scale cycle per cluster, the JSON record and the
+report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.rayop_bench import report
+from benchmarks.rayop_bench.harness import run_one
+from benchmarks.rayop_bench.scenarios import Params
+
+pytestmark = [pytest.mark.k8s, pytest.mark.timeout(120)]
+
+
+def test_smoke_scenario_against_rayop_produces_figures_and_a_table(tmp_path: Path) -> None:
+    params = Params.smoke()
+    record = run_one("smoke", "rayop", params, tmp_path)
+    assert record["status"] == "ok"
+    figures = record["figures"]
+    assert figures["pods"] == params.clusters * (1 + params.workers)
+    assert figures["ready_s"] > 0 and figures["pods_per_s"] > 0
+    assert figures["changes"] == 2 * params.clusters * params.churn_cycles
+    assert figures["latency_p99_s"] >= figures["latency_p50_s"] > 0
+    assert figures["operator_cpu_s"] > 0 and figures["peak_rss_mib"] > 10
+    assert record["series"]["ready_pods"][-1][1] >= figures["pods"]
+
+    saved = json.loads((tmp_path / "rayop.json").read_text())
+    assert saved["machine"]["cores"] and saved["versions"]["kubernetes"]
+    md = report.write(tmp_path, "smoke", {"rayop": saved}, "pytest")
+    assert "| all clusters ready (s) |" in md
+    assert (tmp_path / "summary.json").exists() and (tmp_path / "table.md").exists()
