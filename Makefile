@@ -19,10 +19,11 @@ venv: $(STAMP)
 tools: venv
 	$(BIN)/rayop dev tools
 
-## Debian packages the tests need (redis-server, iproute2, iptables).
+## Debian packages the local node and the tests need (netns/veth, iptables DNAT, conntrack, redis-server).
 sysdeps:
-	@command -v redis-server >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server iproute2 iptables >/dev/null)
+	@command -v redis-server >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null \
+	  && command -v conntrack >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq redis-server iproute2 iptables conntrack curl >/dev/null)
 
 demo: venv tools sysdeps
 	$(BIN)/python -m rayop.demo

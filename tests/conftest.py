@@ -41,6 +41,21 @@ def control_plane() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def local_node(control_plane: Any) -> Iterator[Any]:
+    """One local node (pods run as real processes) beside the kwok nodes; select it with
+    ``nodeSelector: {rayop.io/node-type: local}``. Only one agent can run per machine."""
+    from rayop.localnode.agent import Agent, AgentConfig
+
+    agent = Agent(AgentConfig(kubeconfig=str(control_plane.kubeconfig), nodes=1, backoff_initial=1.0,
+                              state_dir=Path("/var/lib/rayop-localnode-test")))
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+@pytest.fixture(scope="session")
 def api_client(control_plane: Any) -> Any:
     """A ``kubernetes`` ApiClient for the local control plane (tests only; the operator uses rayop.kube)."""
     from kubernetes import client, config

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,42 +13,13 @@ from tests.localnode.localnode_helpers import wait
 
 
 @pytest.fixture(scope="session")
-def localnode_cp(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The shared ``control_plane``; while the harness's binaries are not at ``tools.bin_dir()`` yet and
-    ``RAYOP_TEST_BIN_DIR`` names a directory holding them, a minimal control plane (no kwok) from there."""
-    from rayop.controlplane import cluster, tools
-
-    prebuilt = os.environ.get("RAYOP_TEST_BIN_DIR")
-    if not tools.missing_tools() or not prebuilt:
-        yield request.getfixturevalue("control_plane")
-        return
-    mp = pytest.MonkeyPatch()
-    mp.setattr(cluster, "ensure_tools", lambda *a, **k: Path(prebuilt))
-    cp = cluster.ControlPlane.start(cluster.ControlPlaneConfig(with_kwok=False, node_shapes=()))
-    try:
-        yield cp
-    finally:
-        cp.stop()
-        mp.undo()
+def localnode_cp(control_plane: Any) -> Any:
+    return control_plane
 
 
 @pytest.fixture(scope="session")
-def agent(localnode_cp: Any) -> Iterator[Any]:
-    from rayop.localnode.agent import Agent, AgentConfig
-
-    ag = Agent(
-        AgentConfig(
-            kubeconfig=str(localnode_cp.kubeconfig),
-            nodes=1,
-            backoff_initial=1.0,
-            state_dir=Path("/var/lib/rayop-localnode-test"),
-        )
-    )
-    ag.start()
-    try:
-        yield ag
-    finally:
-        ag.stop()
+def agent(local_node: Any) -> Any:
+    return local_node
 
 
 @pytest.fixture(scope="session")
