@@ -71,7 +71,7 @@ class K8sSchemas:
             return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
         if name not in self._components:
             raise KeyError(f"Kubernetes type {name} is not in the OpenAPI snapshot")
-        return self._node(self._components[name], stack + (name,))
+        return self._node(self._components[name], (*stack, name))
 
     def _node(self, node: Schema, stack: tuple[str, ...]) -> Schema:
         ref = _ref_name(node)
