@@ -55,7 +55,7 @@ def cluster(*groups: dict[str, Any], autoscaling: bool | None = None, recreate: 
 def pod(name: str, *, node_type: str = "worker", group: str = "small", phase: str = "Running", ready: bool = True,
         deleting: bool = False, created: str = "2024-01-01T00:00:00Z", restart_policy: str = "Always",
         ray_terminated: bool = False, replica: str | None = None, replica_index: int | None = None,
-        host_index: int | None = None, recreate_hash: str | None = HASH) -> PodView:
+        host_index: int | None = None, recreate_hash: str | None = HASH, version: str | None = None) -> PodView:
     """A cached Ray pod reduced through PodView.from_pod, as reconciliation sees it."""
     labels = {"ray.io/cluster": "rc", "ray.io/node-type": node_type, "ray.io/group": group}
     if replica is not None:
@@ -68,6 +68,8 @@ def pod(name: str, *, node_type: str = "worker", group: str = "small", phase: st
                             "annotations": {}}
     if recreate_hash is not None:
         meta["annotations"]["ray.io/upgrade-strategy-recreate-hash"] = recreate_hash
+    if version is not None:
+        meta["annotations"]["ray.io/kuberay-version"] = version
     if deleting:
         meta["deletionTimestamp"] = "2024-01-02T00:00:00Z"
     container = "ray-head" if node_type == "head" else "ray-worker"
@@ -502,3 +504,21 @@ def test_budget_smaller_than_a_replica_defers_the_whole_group() -> None:
 
 def test_pending_multihost_group_is_skipped() -> None:
     assert plan(cluster(group("tpu", 2, hosts=2)), [head()], pending_groups=frozenset({"tpu"})) == PodPlan()
+
+
+def test_recreate_adopts_pods_of_another_operator_version_by_refreshing_their_hash() -> None:
+    pods = [head(recreate_hash="KUBERAY-HASH", version="v1.5.0"), pod("w0", version="v1.5.0")]
+    p = plan(cluster(group("small", 1), recreate=True), pods, operator_version="rayop-0.1.0")
+    assert p.deletes == []
+    assert sorted(p.refresh_hash) == ["rc-head-aaaaa", "w0"]
+
+
+def test_recreate_still_applies_to_pods_of_our_own_version() -> None:
+    pods = [head(recreate_hash="OLD", version="rayop-0.1.0"), pod("w0", version="rayop-0.1.0")]
+    p = plan(cluster(group("small", 1), recreate=True), pods, operator_version="rayop-0.1.0")
+    assert deleted(p) == {"rc-head-aaaaa", "w0"}
+
+
+def test_random_pod_delete_scales_down_even_with_autoscaling() -> None:
+    p = plan(cluster(group("small", 1), autoscaling=True), [head(), *workers(3)], random_pod_delete=True)
+    assert len(p.deletes) == 2

@@ -103,7 +103,7 @@ def status(workdir: Path) -> int:
         return 1
     ready = json.loads((workdir / READY_FILE).read_text())
     print(f"supervisor pid {pid}")
-    total = 0
+    total = 0.0
     for name, cpid in ready.get("pids", {}).items():
         rss = rss_mib(cpid)
         total += rss

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     operator_name: str = "rayop"
     """Used as the kopf peering/field-manager identity and in events."""
 
+    enable_random_pod_delete: bool = False
+    """Scale down by deleting pods even when autoscaling is on (KubeRay's ENABLE_RANDOM_POD_DELETE)."""
+
     autoscaler_image: str | None = None
     """Image of the autoscaler sidecar; unset means the head container's image (as KubeRay does)."""
 

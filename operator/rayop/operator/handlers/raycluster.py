@@ -21,6 +21,9 @@ from rayop.operator.workqueue import WorkQueue
 
 logger = logging.getLogger("rayop.handlers.raycluster")
 
+#: Written to ``ray.io/kuberay-version`` on pods; differs from any KubeRay version so pods adopted from KubeRay
+#: are recognised (their spec hash is computed differently) and not recreated.
+OPERATOR_VERSION = "rayop-0.1.0"
 POD_SELECTOR = f"{L.RAY_NODE_TYPE} in (head,worker,redis-cleanup)"
 SERVICE_SELECTOR = f"{L.K8S_CREATED_BY}={L.COMPONENT_NAME}"
 
@@ -63,7 +66,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
                             on_change=on_child)
         memo.rc_context = rc.Context(
             client=client, settings=settings,
-            options=BuildOptions(autoscaler_image=settings.autoscaler_image),
+            options=BuildOptions(autoscaler_image=settings.autoscaler_image, operator_version=OPERATOR_VERSION),
             pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"),
         )
         pods.start()

@@ -25,6 +25,7 @@ class PodView:
     replica_index: int | None
     host_index: int | None
     recreate_hash: str | None
+    operator_version: str | None
     pod_ip: str | None
     created: str
     waiting_reason: str | None = None
@@ -77,6 +78,7 @@ class PodView:
             replica_index=_int(labels.get(L.RAY_WORKER_GROUP_REPLICA_INDEX)),
             host_index=_int(labels.get(L.RAY_REPLICA_HOST_INDEX)),
             recreate_hash=annotations.get(L.UPGRADE_STRATEGY_RECREATE_HASH),
+            operator_version=annotations.get(L.KUBERAY_VERSION),
             pod_ip=status.get("podIP"),
             created=meta.get("creationTimestamp", ""),
             waiting_reason=waiting,

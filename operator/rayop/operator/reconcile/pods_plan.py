@@ -51,6 +51,8 @@ class PodPlan:
     error: str | None = None
     #: Groups (or "headgroup") that still want more pods than this pass's budget allowed.
     deferred: bool = False
+    #: Pods created by another operator version: refresh their hash annotations instead of recreating them.
+    refresh_hash: list[str] = field(default_factory=list)
 
 
 def desired_replicas(group: WorkerGroupSpec) -> int:
@@ -80,6 +82,8 @@ def plan_pods(
     provisioned: bool,
     pending_groups: frozenset[str] = frozenset(),
     max_creates: int = 50,
+    operator_version: str | None = None,
+    random_pod_delete: bool = False,
 ) -> PodPlan:
     """Plan one pass. ``pending_groups`` are groups whose earlier creates/deletes the cache does not show yet."""
     plan = PodPlan()
@@ -97,7 +101,12 @@ def plan_pods(
 
     heads = [p for p in live if p.node_type == L.NODE_TYPE_HEAD]
     strategy = cluster.spec.upgrade_strategy
-    if strategy and strategy.type == "Recreate" and heads and heads[0].recreate_hash != spec_hash:
+    if (strategy and strategy.type == "Recreate" and heads and operator_version is not None
+            and heads[0].operator_version != operator_version):
+        # As KubeRay: pods made by another operator version (e.g. KubeRay itself, before switching to rayop) hash
+        # the spec differently; adopt them by refreshing the annotations instead of recreating every pod.
+        plan.refresh_hash = [p.name for p in live]
+    elif strategy and strategy.type == "Recreate" and heads and heads[0].recreate_hash != spec_hash:
         plan.deletes = [DeletePod(p.name, p.uid, p.node_type, p.group, "DeletedPod",
                                   f"Deleted all Pods for RayCluster {namespace}/{cname} due to spec change with "
                                   "Recreate upgradeStrategy") for p in live]
@@ -128,14 +137,14 @@ def plan_pods(
             continue
         existing = by_group.get(group.group_name, [])
         if num_hosts(group) > 1:
-            budget = _plan_multihost(cluster, group, existing, plan, budget)
+            budget = _plan_multihost(cluster, group, existing, plan, budget, random_pod_delete)
         else:
-            budget = _plan_single_host(cluster, group, existing, plan, budget)
+            budget = _plan_single_host(cluster, group, existing, plan, budget, random_pod_delete)
     return plan
 
 
 def _plan_single_host(cluster: RayCluster, group: WorkerGroupSpec, existing: list[PodView], plan: PodPlan,
-                      budget: int) -> int:
+                      budget: int, random_pod_delete: bool = False) -> int:
     ns = cluster.metadata.get("namespace", "")
     if group.suspend:
         plan.deletes += [_worker_delete(p, f"Deleted worker Pod {ns}/{p.name} due to worker group suspension")
@@ -155,7 +164,7 @@ def _plan_single_host(cluster: RayCluster, group: WorkerGroupSpec, existing: lis
         plan.creates += [CreatePod(L.NODE_TYPE_WORKER, group.group_name) for _ in range(n)]
         plan.deferred = plan.deferred or n < diff
         return budget - n
-    if diff < 0 and not autoscaling_enabled(cluster):
+    if diff < 0 and (random_pod_delete or not autoscaling_enabled(cluster)):
         # Remove pods that do the least work first: not running/ready, then the newest.
         victims = sorted(remaining, key=lambda p: (p.running_and_ready, _neg(p.created)))[: -diff]
         plan.deletes += [_worker_delete(p, f"Deleted Pod {ns}/{p.name}") for p in victims]
@@ -168,7 +177,7 @@ def _neg(created: str) -> tuple[int, ...]:
 
 
 def _plan_multihost(cluster: RayCluster, group: WorkerGroupSpec, existing: list[PodView], plan: PodPlan,
-                    budget: int) -> int:
+                    budget: int, random_pod_delete: bool = False) -> int:
     """Replica groups of ``numOfHosts`` pods are created, replaced and deleted as a whole."""
     ns = cluster.metadata.get("namespace", "")
     hosts = num_hosts(group)
@@ -209,7 +218,7 @@ def _plan_multihost(cluster: RayCluster, group: WorkerGroupSpec, existing: list[
             budget -= hosts
             created += 1
         plan.deferred = plan.deferred or created < diff
-    elif diff < 0 and not autoscaling_enabled(cluster):
+    elif diff < 0 and (random_pod_delete or not autoscaling_enabled(cluster)):
         newest = sorted(healthy.items(), key=lambda kv: -(kv[1][0].replica_index or 0))[: -diff]
         for key, members in newest:
             delete_replica(members, f"of replica group {key} (scale down)")

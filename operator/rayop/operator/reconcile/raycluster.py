@@ -209,9 +209,17 @@ async def _reconcile_pods(
     pending = ctx.expectations.pending_groups(key, [(p.group, p.name, p.uid, p.deleting) for p in pods])
     provisioned = any(c.get("type") == "RayClusterProvisioned" and c.get("status") == "True"
                       for c in previous.get("conditions", []) or [])
-    plan = plan_pods(cluster, pods, spec_hash=hashing.spec_hash(cluster), suspending=suspending,
+    spec_hash = hashing.spec_hash(cluster)
+    plan = plan_pods(cluster, pods, spec_hash=spec_hash, suspending=suspending,
                      suspended=suspended, provisioned=provisioned, pending_groups=pending,
-                     max_creates=ctx.settings.max_pod_creates_per_pass)
+                     max_creates=ctx.settings.max_pod_creates_per_pass,
+                     operator_version=ctx.options.operator_version,
+                     random_pod_delete=ctx.settings.enable_random_pod_delete)
+    for pod_name in plan.refresh_hash:
+        with contextlib.suppress(NotFound):
+            await ctx.client.patch("v1", "pods", pod_name, {"metadata": {"annotations": {
+                L.UPGRADE_STRATEGY_RECREATE_HASH: spec_hash, L.KUBERAY_VERSION: ctx.options.operator_version}}},
+                cluster.namespace)
     outcome.deferred = plan.deferred
     if plan.error:
         return Failure("FailedCreateHeadPod", plan.error)
