@@ -115,3 +115,33 @@ def test_operator_killed_mid_scale_up_converges_without_duplicate_or_missing_pod
         assert len({p.metadata.name for p in pods}) == 121
     finally:
         comp.stop()
+
+
+def test_metrics_endpoint_reports_kuberay_cluster_metrics(
+        control_plane: Any, custom: Any, private_namespace: str, tmp_path: Path) -> None:
+    import urllib.request
+
+    from rayop.controlplane.processes import free_port
+
+    port = free_port()
+    comp, _ = start_operator(control_plane.kubeconfig, tmp_path, ["-n", private_namespace, "--metrics-port", str(port)])
+    try:
+        body = load_sample("ray-cluster.sample.yaml")
+        name = body["metadata"]["name"]
+        custom.create_namespaced_custom_object("ray.io", "v1", private_namespace, "rayclusters", body)
+        wait_ready(custom, private_namespace, name)
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+                return str(resp.read().decode())
+
+        def provisioned() -> str | None:
+            text = scrape()
+            return text if "kuberay_cluster_provisioned_duration_seconds{" in text else None
+
+        text = wait_for(provisioned, what="provisioned metric")
+        assert f'kuberay_cluster_info{{name="{name}",namespace="{private_namespace}"' in text
+        assert 'kuberay_cluster_condition_provisioned{' in text and 'condition="true"' in text
+        assert 'controller_runtime_reconcile_total{controller="raycluster",result="success"}' in text
+    finally:
+        comp.stop()

@@ -8,6 +8,7 @@ would cache every pod of the cluster; rayop's informers watch only labelled Ray 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -15,6 +16,7 @@ import kopf
 from rayop.kube.informer import Informer
 from rayop.operator.builders import BuildOptions
 from rayop.operator.builders import labels as L
+from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.reconcile import raycluster as rc
 from rayop.operator.reconcile.events import EventRecorder
 from rayop.operator.workqueue import WorkQueue
@@ -45,8 +47,19 @@ def register(registry: kopf.OperatorRegistry) -> None:
         only = settings.namespaces[0] if len(settings.namespaces) == 1 else None
         namespace = only if only and not any(ch in only for ch in "*?[") else None
 
+        metrics = OperatorMetrics()
+        metrics.serve(settings.metrics_port)
+
         async def run_pass(body: dict[str, Any]) -> float | None:
-            outcome = await rc.reconcile(memo.rc_context, body)
+            started = time.monotonic()
+            try:
+                outcome = await rc.reconcile(memo.rc_context, body)
+            except Exception:
+                metrics.reconcile_total.labels("raycluster", "error").inc()
+                raise
+            finally:
+                metrics.reconcile_seconds.labels("raycluster").observe(time.monotonic() - started)
+            metrics.reconcile_total.labels("raycluster", "error" if outcome.error else "success").inc()
             if outcome.deferred or outcome.acted:
                 return 0.05 if outcome.deferred else None
             if outcome.error and outcome.error != "invalid spec":
@@ -67,7 +80,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         memo.rc_context = rc.Context(
             client=client, settings=settings,
             options=BuildOptions(autoscaler_image=settings.autoscaler_image, operator_version=OPERATOR_VERSION),
-            pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"),
+            pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"), metrics=metrics,
         )
         pods.start()
         services.start()
@@ -89,5 +102,6 @@ def register(registry: kopf.OperatorRegistry) -> None:
         if type == "DELETED":
             await memo.rc_queue.remove(key)
             memo.rc_context.expectations.forget(key)
+            memo.rc_context.metrics.forget_cluster(key[1], key[0], body.metadata.uid or "")
             return
         memo.rc_queue.upsert(key, dict(body))

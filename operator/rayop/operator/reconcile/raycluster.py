@@ -23,6 +23,7 @@ from rayop.kube.informer import Informer
 from rayop.operator.builders import BuildOptions, auth, hashing, ingress, names, rbac, service
 from rayop.operator.builders import labels as L
 from rayop.operator.builders.pod import build_head_pod, build_worker_pod
+from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.settings import Settings
 from rayop.operator.validation import validate_raycluster
 
@@ -48,6 +49,7 @@ class Context:
     pods: Informer
     services: Informer
     events: EventRecorder
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
     expectations: Expectations = field(default_factory=Expectations)
     #: (uid, kind, name) of auxiliary objects already ensured in this process; a cache, never a source of truth.
     ensured: set[tuple[str, str, str]] = field(default_factory=set)
@@ -130,9 +132,26 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> Outcome:
                             suspended=suspended, failure=failure)
     if status_changed(previous, status):
         await _write_status(ctx, body, status)
+    _record_metrics(ctx, body, previous, status)
     if failure is not None:
         outcome.error = failure.message
     return outcome
+
+
+def _provisioned(status: dict[str, Any]) -> bool:
+    return any(c.get("type") == "RayClusterProvisioned" and c.get("status") == "True"
+               for c in status.get("conditions", []) or [])
+
+
+def _record_metrics(ctx: Context, body: dict[str, Any], previous: dict[str, Any], status: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    owners = [r.get("kind") for r in meta.get("ownerReferences", []) or [] if r.get("controller")]
+    key = (meta["name"], meta["namespace"], meta.get("uid", ""))
+    now_provisioned = _provisioned(status)
+    ctx.metrics.observe_cluster(*key, owners[0] if owners else "None", now_provisioned)
+    if now_provisioned and not _provisioned(previous) and meta.get("creationTimestamp"):
+        created = dt.datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00"))
+        ctx.metrics.provisioned(*key, (dt.datetime.now(dt.UTC) - created).total_seconds())
 
 
 async def _write_status(ctx: Context, body: dict[str, Any], status: dict[str, Any]) -> None:
@@ -248,6 +267,7 @@ async def _delete_pod(ctx: Context, body: dict[str, Any], d: DeletePod) -> Failu
         reason = "FailedToDeleteHeadPod" if is_head else "FailedToDeleteWorkerPod"
         await ctx.events.warning(body, reason, f"Failed to delete Pod {key[0]}/{d.name}, {exc.message}")
         return Failure("FailedDeleteHeadPod" if is_head else "FailedDeleteWorkerPod", exc.message)
+    ctx.metrics.pods_deleted.labels(d.node_type).inc()
     await ctx.events.normal(body, d.reason, d.message)
     return None
 
@@ -275,5 +295,6 @@ async def _create_pod(ctx: Context, cluster: RayCluster, body: dict[str, Any], c
         await ctx.events.warning(body, f"FailedToCreate{kind.capitalize()}Pod",
                                  f"Failed to create {kind} Pod {key[0]}/{name}, {exc.message}")
         return Failure(f"FailedCreate{kind.capitalize()}Pod", exc.message)
+    ctx.metrics.pods_created.labels(c.node_type).inc()
     await ctx.events.normal(body, f"Created{kind.capitalize()}Pod", f"Created {kind} Pod {key[0]}/{name}")
     return None
