@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rayop.controlplane.processes import Component, free_port
-from rayop.kube.client import Conflict, KubeClient, NotFound
+from rayop.kube.client import KubeClient, NotFound
 
 from . import kuberay
 
@@ -133,20 +133,13 @@ class OperatorDriver:
         await self.client.create(manifest)
 
     async def scale(self, namespace: str, name: str, group: str, replicas: int) -> None:
-        for _ in range(10):
-            rc = await self.client.get("ray.io/v1", "rayclusters", name, namespace)
-            groups = rc["spec"]["workerGroupSpecs"]
-            for g in groups:
-                if g["groupName"] == group:
-                    g["replicas"] = replicas
-            patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": rc["metadata"]["resourceVersion"]},
-                     {"op": "replace", "path": "/spec/workerGroupSpecs", "value": groups}]
-            try:
-                await self.client.patch("ray.io/v1", "rayclusters", name, patch, namespace, kind="json")
-                return
-            except (Conflict, Exception) as exc:  # a failed "test" op is 422; retry on a fresh read
-                last = exc
-        raise RuntimeError(f"could not scale {namespace}/{name}: {last}")
+        """Set the replicas of the manifest's only worker group with one JSON patch (no read first).
+
+        The ``test`` op makes the patch fail rather than touch another group should the manifest ever change.
+        """
+        patch = [{"op": "test", "path": "/spec/workerGroupSpecs/0/groupName", "value": group},
+                 {"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": replicas}]
+        await self.client.patch("ray.io/v1", "rayclusters", name, patch, namespace, kind="json")
 
     async def delete(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
