@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["autoscaler"]:
+        # argparse.REMAINDER in a subparser refuses a remainder that starts with an option ("--cluster-name"),
+        # so the autoscaler's own parser gets its arguments directly.
+        return _autoscaler(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 
