@@ -7,17 +7,40 @@ that every manifest written for KubeRay is accepted unchanged (see ``shared/refe
 CEL rules are only used where KubeRay's own controller-side check can be stated exactly at admission time; the
 full set of KubeRay's checks (with its messages) lives in :mod:`rayop.operator.validation`.
 """
-
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
-from rayop.api.base import ApiModel, CrdInfo, CustomResource, PrinterColumn, k8s_type
-
-#: Largest int32, KubeRay's default for ``maxReplicas``.
-MAX_INT32 = 2_147_483_647
+from rayop.api.base import ApiModel, CrdInfo, CustomResource, PrinterColumn
+from rayop.api.raycluster_addons import (
+    AuthOptions,
+    CollectorOptions,
+    GcsEmbeddedStorage,
+    GcsFaultToleranceOptions,
+    HistoryServerOptions,
+    IngressOptions,
+    NetworkPolicyConfig,
+    NetworkPolicyRules,
+    RayClusterUpgradeStrategy,
+    RedisCredential,
+    TLSOptions,
+    WorkerGroupNetworkPolicyRules,
+)
+from rayop.api.raycluster_status import Condition, HeadInfo, RayClusterStatus
+from rayop.api.types import (
+    MAX_INT32,
+    EnvFromSourceList,
+    EnvVarList,
+    Int32,
+    PodTemplateSpec,
+    ResourceRequirements,
+    SecurityContext,
+    Service,
+    VolumeMountList,
+)
+from rayop.api.types import cel as _cel
 
 #: Alpha add-ons KubeRay keeps behind feature gates that are off by default.  rayop accepts these fields (so
 #: manifests round-trip and the API server stores them) but does not act on them; validation reports them with
@@ -29,193 +52,6 @@ UNSUPPORTED_ALPHA_FIELDS: dict[str, str] = {
     "spec.historyServerOptions": "RayClusterHistoryServer",
     "spec.gcsFaultToleranceOptions.backend=rocksdb": "GCSFaultToleranceEmbeddedStorage",
 }
-
-Int32 = Annotated[int, Field(json_schema_extra={"format": "int32"})]
-Int64 = Annotated[int, Field(json_schema_extra={"format": "int64"})]
-#: A Kubernetes resource.Quantity: an integer or a string such as ``"500m"`` / ``"1Gi"``.
-Quantity = Annotated[
-    int | str,
-    WithJsonSchema(
-        {
-            "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",  # noqa: E501
-            "x-kubernetes-int-or-string": True,
-        }
-    ),
-]
-# Embedded Kubernetes types: plain dicts at runtime, their structural schema in the CRD (see rayop.api.base).
-if TYPE_CHECKING:
-    EnvVarSource = dict[str, Any]
-    ResourceRequirements = dict[str, Any]
-    EnvVarList = list[dict[str, Any]]
-    NetworkPolicyIngressRuleList = list[dict[str, Any]]
-    NetworkPolicyEgressRuleList = list[dict[str, Any]]
-    IngressTLSList = list[dict[str, Any]]
-    PodTemplateSpec = dict[str, Any]
-    Service = dict[str, Any]
-    SecurityContext = dict[str, Any]
-    EnvFromSourceList = list[dict[str, Any]]
-    VolumeMountList = list[dict[str, Any]]
-else:
-    EnvVarSource = k8s_type("io.k8s.api.core.v1.EnvVarSource")
-    ResourceRequirements = k8s_type("io.k8s.api.core.v1.ResourceRequirements")
-    EnvVarList = k8s_type("io.k8s.api.core.v1.EnvVar", list_of=True)
-    NetworkPolicyIngressRuleList = k8s_type("io.k8s.api.networking.v1.NetworkPolicyIngressRule", list_of=True)
-    NetworkPolicyEgressRuleList = k8s_type("io.k8s.api.networking.v1.NetworkPolicyEgressRule", list_of=True)
-    IngressTLSList = k8s_type("io.k8s.api.networking.v1.IngressTLS", list_of=True)
-    PodTemplateSpec = k8s_type("io.k8s.api.core.v1.PodTemplateSpec")
-    Service = k8s_type("io.k8s.api.core.v1.Service")
-    SecurityContext = k8s_type("io.k8s.api.core.v1.SecurityContext")
-    EnvFromSourceList = k8s_type("io.k8s.api.core.v1.EnvFromSource", list_of=True)
-    VolumeMountList = k8s_type("io.k8s.api.core.v1.VolumeMount", list_of=True)
-DateTime = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-
-
-def _cel(*rules: tuple[str, str] | dict[str, str]) -> dict[str, Any]:
-    """``json_schema_extra`` carrying CEL rules; a tuple is ``(rule, message)``, a dict is used verbatim."""
-    out = [r if isinstance(r, dict) else {"rule": r[0], "message": r[1]} for r in rules]
-    return {"x-kubernetes-validations": out}
-
-
-# ----------------------------------------------------------------------------------------------------
-# Small option types
-# ----------------------------------------------------------------------------------------------------
-
-
-class RayClusterUpgradeStrategy(ApiModel):
-    """How pods are replaced when the cluster spec changes."""
-
-    type: Literal["Recreate", "None"] | None = None
-    """Recreate deletes all pods when the spec hash changes; None (default) never replaces running pods."""
-
-
-class AuthOptions(ApiModel):
-    """Ray token authentication."""
-
-    enable_k8s_token_auth: bool | None = Field(default=None, alias="enableK8sTokenAuth")
-    """Delegate token checks to the Kubernetes API server (needs mode token and Ray >= 2.55.0)."""
-    secret_name: str | None = None
-    """Existing Secret holding key auth_token; when set no token Secret is generated."""
-    mode: Literal["disabled", "token"] | None = None
-    """Authentication mode: disabled or token (token needs Ray >= 2.52.0)."""
-
-
-class RedisCredential(ApiModel):
-    """A Redis username or password, literal or from a Secret/ConfigMap reference."""
-
-    value_from: EnvVarSource | None = None
-    """Source of the value (e.g. a secretKeyRef), as in a container env var."""
-    value: str | None = None
-    """Literal value (prefer valueFrom for passwords)."""
-
-
-class GcsEmbeddedStorage(ApiModel):
-    """Persistent volume backing the embedded RocksDB GCS store (alpha, unsupported by rayop)."""
-
-    claim_name: str | None = None
-    """Existing user-owned PVC to use; exclusive with size, storageClassName and accessModes."""
-    size: Quantity | None = None
-    """Size of the operator-managed PVC (default 1Gi)."""
-    storage_class_name: str | None = None
-    """StorageClass of the operator-managed PVC (cluster default when omitted)."""
-    access_modes: list[str] | None = None
-    """Access modes of the operator-managed PVC (default [ReadWriteOnce])."""
-    sub_path: str | None = None
-    """Mount this subdirectory of the volume instead of its root."""
-    deletion_policy: Literal["DeleteWithCluster", "Retain"] | None = None
-    """Delete the operator-managed PVC with the cluster (DeleteWithCluster, default) or keep it (Retain)."""
-
-
-class GcsFaultToleranceOptions(ApiModel):
-    """GCS fault tolerance; its presence alone enables it."""
-
-    backend: Literal["redis", "rocksdb"] | None = Field(
-        default=None,
-        json_schema_extra=_cel(("self == oldSelf", "gcsFaultToleranceOptions.backend is immutable")),
-    )
-    """Persistence backend: redis (default) or rocksdb (alpha); immutable."""
-    redis_username: RedisCredential | None = None
-    """Redis username, exported to the head as REDIS_USERNAME."""
-    redis_password: RedisCredential | None = None
-    """Redis password, exported to the head as REDIS_PASSWORD."""
-    external_storage_namespace: str | None = None
-    """Redis key namespace for this cluster's GCS data (defaults to the RayCluster UID)."""
-    redis_address: str | None = None
-    """Address of the external Redis (host:port, optionally redis:// or rediss://)."""
-    storage: GcsEmbeddedStorage | None = None
-    """Volume for the rocksdb backend; invalid with redis."""
-
-
-class CollectorOptions(ApiModel):
-    """History-server collector sidecar (alpha, unsupported by rayop)."""
-
-    image: str | None = None
-    """Collector image (required when history server options are set)."""
-    image_pull_policy: str | None = None
-    """Pull policy of the collector image (default IfNotPresent)."""
-    resources: ResourceRequirements | None = None
-    """Collector resources (default requests 50m/64Mi, limits 200m/256Mi)."""
-    env: EnvVarList | None = None
-    """Collector environment; must set STORAGE_BACKEND and its backend variables."""
-
-
-class HistoryServerOptions(ApiModel):
-    """History server integration (alpha, unsupported by rayop)."""
-
-    collector_options: CollectorOptions | None = None
-    """Collector sidecar injected into every Ray pod."""
-
-
-class NetworkPolicyRules(ApiModel):
-    """Extra NetworkPolicy rules appended to the base intra-cluster rules."""
-
-    ingress_rules: NetworkPolicyIngressRuleList | None = None
-    """Ingress rules, only meaningful when the mode denies ingress."""
-    egress_rules: NetworkPolicyEgressRuleList | None = None
-    """Egress rules, only meaningful when the mode denies egress (add DNS here)."""
-
-
-class WorkerGroupNetworkPolicyRules(NetworkPolicyRules):
-    """NetworkPolicy rules for one worker group, replacing the generic worker rules."""
-
-    group_name: str
-    """Worker group the rules apply to."""
-
-
-class NetworkPolicyConfig(ApiModel):
-    """Network isolation for the cluster's pods (alpha, unsupported by rayop)."""
-
-    mode: Literal["DenyAll", "DenyAllIngress", "DenyAllEgress"] | None = "DenyAll"
-    """Which directions are denied by default; intra-cluster traffic is always allowed."""
-    head: NetworkPolicyRules | None = None
-    """Extra rules for the head pod's policy."""
-    worker: NetworkPolicyRules | None = None
-    """Extra rules for every worker group without its own entry."""
-    worker_groups: list[WorkerGroupNetworkPolicyRules] | None = Field(
-        default=None,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["groupName"]},
-    )
-    """Per-worker-group rules keyed by groupName."""
-
-
-class TLSOptions(ApiModel):
-    """Operator-managed mTLS between Ray processes (alpha, unsupported by rayop)."""
-
-    enabled: bool | None = None
-    """Enable mTLS with cert-manager issued certificates."""
-
-
-class IngressOptions(ApiModel):
-    """Host, path and TLS of the dashboard Ingress created when enableIngress is true."""
-
-    host: str | None = None
-    """Rule host; any host when unset."""
-    path: str | None = None
-    """HTTP path routed to the dashboard (default /)."""
-    path_type: Literal["Exact", "Prefix", "ImplementationSpecific"] | None = None
-    """Path matching mode (default Prefix)."""
-    tls: IngressTLSList | None = None
-    """TLS entries copied to the Ingress."""
 
 
 class ScaleStrategy(ApiModel):
@@ -439,78 +275,6 @@ class RayClusterSpec(ApiModel):
         return self.autoscaler_options.version if self.autoscaler_options else None
 
 
-class Condition(ApiModel):
-    """A metav1.Condition."""
-
-    type: str
-    """Condition type, e.g. HeadPodReady."""
-    status: Literal["True", "False", "Unknown"]
-    """Condition status."""
-    reason: str
-    """CamelCase reason of the last transition."""
-    message: str = ""
-    """Human-readable details."""
-    last_transition_time: DateTime
-    """When the status last changed."""
-    observed_generation: Int64 | None = None
-    """metadata.generation the condition was computed from."""
-
-
-class HeadInfo(ApiModel):
-    """Addresses of the head pod and Service."""
-
-    pod_ip: str | None = Field(default=None, alias="podIP")
-    """Head pod IP."""
-    pod_name: str | None = None
-    """Head pod name."""
-    service_ip: str | None = Field(default=None, alias="serviceIP")
-    """Head Service ClusterIP, or the head pod IP when the Service is headless."""
-    service_name: str | None = None
-    """Head Service name."""
-
-
-class RayClusterStatus(ApiModel):
-    """Observed state of a Ray cluster."""
-
-    state: Literal["ready", "failed", "suspended"] | None = None
-    """Deprecated overall state; use conditions."""
-    desired_cpu: Quantity | None = Field(default=None, alias="desiredCPU")
-    """Total desired CPUs of head and workers."""
-    desired_memory: Quantity | None = None
-    """Total desired memory of head and workers."""
-    desired_gpu: Quantity | None = Field(default=None, alias="desiredGPU")
-    """Total desired GPUs of head and workers."""
-    desired_tpu: Quantity | None = Field(default=None, alias="desiredTPU")
-    """Total desired TPUs of head and workers."""
-    last_update_time: DateTime | None = None
-    """When the status was last computed."""
-    state_transition_times: dict[str, DateTime] | None = None
-    """Time of the last transition into each state."""
-    endpoints: dict[str, str] | None = None
-    """Head Service port name to NodePort or target port."""
-    head: HeadInfo | None = None
-    """Head pod and Service addresses."""
-    reason: str | None = None
-    """Details about the current state."""
-    conditions: list[Condition] | None = Field(
-        default=None,
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-    )
-    """Latest observations (HeadPodReady, RayClusterProvisioned, ReplicaFailure, Suspending, Suspended)."""
-    ready_worker_replicas: Int32 | None = None
-    """Worker pods Running and Ready."""
-    available_worker_replicas: Int32 | None = None
-    """Worker pods Running."""
-    desired_worker_replicas: Int32 | None = None
-    """Sum of clamp(replicas) * numOfHosts over non-suspended groups."""
-    min_worker_replicas: Int32 | None = None
-    """Sum of minReplicas * numOfHosts over non-suspended groups."""
-    max_worker_replicas: Int32 | None = None
-    """Sum of maxReplicas * numOfHosts over non-suspended groups (saturated at int32)."""
-    observed_generation: Int64 | None = None
-    """metadata.generation this status was computed from."""
-
-
 class RayCluster(CustomResource):
     """A Ray cluster: one head pod and groups of worker pods."""
 
@@ -575,3 +339,12 @@ class RayCluster(CustomResource):
     def labels(self) -> dict[str, str]:
         """metadata.labels (empty dict when unset)."""
         return dict(self.metadata.get("labels") or {})
+
+
+__all__ = [
+    "MAX_INT32", "AuthOptions", "AutoscalerOptions", "CollectorOptions", "Condition", "GcsEmbeddedStorage",
+    "GcsFaultToleranceOptions", "HeadGroupSpec", "HeadInfo", "HistoryServerOptions", "IngressOptions",
+    "NetworkPolicyConfig", "NetworkPolicyRules", "RayCluster", "RayClusterSpec", "RayClusterStatus",
+    "RayClusterUpgradeStrategy", "RedisCredential", "ScaleStrategy", "TLSOptions", "WorkerGroupNetworkPolicyRules",
+    "WorkerGroupSpec",
+]
