@@ -178,7 +178,7 @@ async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, para
             series = {}
         series["ready_pods"] = watcher.ready_series
         series["live_pods"] = watcher.created_series
-        ctx.log("figures: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+        ctx.log("figures: " + ", ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, dict)))
         return {"figures": figures, "series": series}
     finally:
         if sampler:

@@ -277,6 +277,8 @@ async def _churn(ctx: Context, names: list[str], cycles: int, low: int, high: in
         "up_p50_s": _pct(ups, 50), "up_p99_s": _pct(ups, 99),
         "down_p50_s": _pct(downs, 50), "down_p99_s": _pct(downs, 99),
         **{f"churn_{k}": v for k, v in _cpu_delta(cpu0, cpu1, ctx.peer.is_operator).items()},
+        # Every sample, in completion order, for anyone who wants the distribution (not shown in tables).
+        "samples": {"up_s": [round(x, 3) for x in ups], "down_s": [round(x, 3) for x in downs]},
     }
 
 
