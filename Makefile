@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools demo test test-unit lint crds crds-check bench clean
+.PHONY: venv tools sysdeps demo test test-unit lint crds crds-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,13 @@ crds: venv
 
 crds-check: venv
 	$(BIN)/rayop crds check
+
+## Benchmarks vs KubeRay and the bare-client ceiling (benchmarks/README.md).
+## E.g. make bench BENCH_SCENARIO=fairness BENCH_ARGS="--operator rayop,kuberay"
+BENCH_SCENARIO ?= burst
+BENCH_ARGS ?=
+bench: venv tools
+	$(BIN)/python -m benchmarks.run --scenario $(BENCH_SCENARIO) --out benchmarks/results $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist
