@@ -26,6 +26,7 @@ class Informer:
     def __init__(
         self, client: KubeClient, api_version: str, plural: str, *, label_selector: str,
         namespace: str | None = None, on_change: Callable[[str, dict[str, Any]], None] | None = None,
+        index_label: str | None = None,
     ) -> None:
         self.client = client
         self.api_version = api_version
@@ -34,6 +35,10 @@ class Informer:
         self.namespace = namespace
         self.on_change = on_change
         self.store: dict[Key, dict[str, Any]] = {}
+        #: Optional secondary index: (namespace, value of ``index_label``) -> keys, so a reconcile pass reads its
+        #: own cluster's pods without scanning every cached pod.
+        self.index_label = index_label
+        self.index: dict[Key, set[Key]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -49,6 +54,37 @@ class Informer:
     def items(self) -> list[dict[str, Any]]:
         return list(self.store.values())
 
+    def by_index(self, namespace: str, value: str) -> list[dict[str, Any]]:
+        """Cached objects whose ``index_label`` equals ``value`` in ``namespace``."""
+        return [self.store[k] for k in self.index.get((namespace, value), ()) if k in self.store]
+
+    def _index_key(self, obj: dict[str, Any]) -> Key | None:
+        if self.index_label is None:
+            return None
+        value = (obj.get("metadata", {}).get("labels") or {}).get(self.index_label)
+        return (obj["metadata"].get("namespace", ""), value) if value else None
+
+    def _put(self, key: Key, obj: dict[str, Any]) -> None:
+        old = self.store.get(key)
+        if old is not None:
+            self._unindex(key, old)
+        self.store[key] = obj
+        ikey = self._index_key(obj)
+        if ikey is not None:
+            self.index.setdefault(ikey, set()).add(key)
+
+    def _pop(self, key: Key) -> None:
+        old = self.store.pop(key, None)
+        if old is not None:
+            self._unindex(key, old)
+
+    def _unindex(self, key: Key, obj: dict[str, Any]) -> None:
+        ikey = self._index_key(obj)
+        if ikey is not None and ikey in self.index:
+            self.index[ikey].discard(key)
+            if not self.index[ikey]:
+                del self.index[ikey]
+
     async def _list(self) -> str:
         out = await self.client.request(
             "GET", resource_path(self.api_version, self.plural, self.namespace),
@@ -56,7 +92,9 @@ class Informer:
         )
         fresh = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in out.get("items", [])}
         gone = set(self.store) - set(fresh)
-        self.store = fresh
+        self.store, self.index = {}, {}
+        for key, obj in fresh.items():
+            self._put(key, obj)
         for key in gone:
             self._notify("DELETED", {"metadata": {"namespace": key[0], "name": key[1]}})
         for obj in fresh.values():
@@ -89,9 +127,9 @@ class Informer:
                             continue
                         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                         if etype == "DELETED":
-                            self.store.pop(key, None)
+                            self._pop(key)
                         else:
-                            self.store[key] = obj
+                            self._put(key, obj)
                         self._notify(str(etype), obj)
                     backoff = 0.5
             except asyncio.CancelledError:

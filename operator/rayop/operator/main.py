@@ -39,7 +39,9 @@ def _configure(settings: Settings, operator_settings: kopf.OperatorSettings) -> 
         prefix="rayop.io", key="last-handled-configuration")
     # Events are written by rayop itself (with KubeRay's reasons); kopf's own only for warnings and errors.
     operator_settings.posting.level = logging.WARNING
-    operator_settings.queueing.worker_limit = settings.max_concurrent_reconciles
+    # kopf's per-object workers only hand events to rayop's work queue, which bounds real concurrency itself; a
+    # kopf worker limit would make events of some clusters wait for idle workers of others (seconds-long stalls).
+    operator_settings.queueing.worker_limit = None
     operator_settings.watching.server_timeout = 300
     operator_settings.watching.client_timeout = 330
     operator_settings.networking.request_timeout = 60

@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     metrics_port: int = 8080
     """Port of the Prometheus metrics endpoint (``/metrics``); 0 disables it."""
 
-    resync_seconds: float = Field(default=60.0, gt=0)
-    """Safety-net period: every object is reconciled at least this often even without events."""
+    resync_seconds: float = Field(default=300.0, gt=0)
+    """Safety-net period: every object is reconciled at least this often even without events (KubeRay: 300 s)."""
 
     operator_name: str = "rayop"
     """Used as the kopf peering/field-manager identity and in events."""

@@ -60,8 +60,10 @@ def register(registry: kopf.OperatorRegistry) -> None:
             finally:
                 metrics.reconcile_seconds.labels("raycluster").observe(time.monotonic() - started)
             metrics.reconcile_total.labels("raycluster", "error" if outcome.error else "success").inc()
-            if outcome.deferred or outcome.acted:
-                return 0.05 if outcome.deferred else None
+            if outcome.deferred:
+                return 0.05
+            if outcome.waiting:
+                return 1.0
             if outcome.error and outcome.error != "invalid spec":
                 return 2.0
             return None
@@ -74,7 +76,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
             if key is not None:
                 memo.rc_queue.wake(key)
 
-        pods = Informer(client, "v1", "pods", label_selector=POD_SELECTOR, namespace=namespace, on_change=on_child)
+        pods = Informer(client, "v1", "pods", label_selector=POD_SELECTOR, namespace=namespace, on_change=on_child,
+                        index_label=L.RAY_CLUSTER)
         services = Informer(client, "v1", "services", label_selector=SERVICE_SELECTOR, namespace=namespace,
                             on_change=on_child)
         memo.rc_context = rc.Context(

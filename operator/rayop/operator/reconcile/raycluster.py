@@ -61,6 +61,8 @@ class Outcome:
 
     acted: bool = False
     deferred: bool = False
+    #: Some group waits for the cache to show earlier creates/deletes: look again soon even without an event.
+    waiting: bool = False
     error: str | None = None
 
 
@@ -87,8 +89,7 @@ def _now() -> str:
 
 
 def cluster_pods(ctx: Context, namespace: str, name: str) -> list[PodView]:
-    return [PodView.from_pod(p) for (ns, _), p in list(ctx.pods.store.items())
-            if ns == namespace and (p["metadata"].get("labels") or {}).get(L.RAY_CLUSTER) == name]
+    return [PodView.from_pod(p) for p in ctx.pods.by_index(namespace, name)]
 
 
 async def reconcile(ctx: Context, body: dict[str, Any]) -> Outcome:
@@ -240,6 +241,7 @@ async def _reconcile_pods(
                 L.UPGRADE_STRATEGY_RECREATE_HASH: spec_hash, L.KUBERAY_VERSION: ctx.options.operator_version}}},
                 cluster.namespace)
     outcome.deferred = plan.deferred
+    outcome.waiting = bool(pending)
     if plan.error:
         return Failure("FailedCreateHeadPod", plan.error)
     failure: Failure | None = None
