@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up on pods Unschedulable for longer than this")
     p.add_argument("--block-seconds", type=float, default=DEFAULT_BLOCK_S,
                    help="skip a group for this long after its pods were unschedulable")
-    p.add_argument("--gcs-wait-seconds", type=float, default=600, help="how long to wait for GCS at start")
+    p.add_argument("--gcs-wait-seconds", type=float, default=0,
+                   help="how long to wait for GCS at start (default 0: forever, like ray kuberay-autoscaler; "
+                        "exiting would leave a restartPolicy Never head pod unready for good)")
     p.add_argument("--once", action="store_true", help="run a single pass and exit")
     return p
 
@@ -60,6 +62,7 @@ async def _run(args: argparse.Namespace) -> int:
     if not await asyncio.to_thread(wait_for_gcs, address, args.gcs_wait_seconds):
         log.error("GCS at %s did not answer within %.0fs", address, args.gcs_wait_seconds)
         return 1
+    log.info("GCS at %s answers", address)
     head_pod = os.environ.get("RAY_HEAD_POD_NAME")
     gcs = RayGcs(address, head_pod_name=head_pod)
     client = KubeClient(load_connection(args.kubeconfig), field_manager="rayop-autoscaler")

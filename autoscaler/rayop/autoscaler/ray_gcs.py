@@ -14,6 +14,7 @@ and its tests never need Ray). Unit tests use an in-memory fake; the ``ray``-mar
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -151,13 +152,28 @@ class RayGcs:
         return bool(accepted), str(message or "")
 
 
+def _port_open(address: str, timeout_s: float = 2.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def wait_for_gcs(address: str, timeout_s: float, sleep_s: float = 2.0) -> bool:
-    """Poll until GCS answers (the head may still be starting, or restarting)."""
+    """Poll until GCS answers (the head may still be starting, or restarting); ``timeout_s <= 0`` waits forever.
+
+    A cheap TCP probe comes first: ``GcsClient`` itself blocks for tens of seconds when nothing listens yet, which
+    would delay the first pass well past the head's start.
+    """
     from ray._raylet import GcsClient  # type: ignore[attr-defined]
 
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + timeout_s if timeout_s > 0 else float("inf")
     while True:
         try:
+            if not _port_open(address):
+                raise ConnectionError(f"nothing listens on {address} yet")
             client = GcsClient(address=address)
             client.get_cluster_resource_state()
             return True
