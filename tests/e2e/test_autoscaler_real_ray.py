@@ -101,9 +101,35 @@ ray.shutdown()
 """
 
 
-def run_driver(script: str, head_ip: str, timeout: float = 600) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-c", script, f"ray://{head_ip}:10001"], capture_output=True, text=True,
-                         timeout=timeout, check=False)
+#: ``ray.autoscaler.sdk.request_resources(bundles=argv[2])``, called from a 0-CPU task on the head (the SDK needs
+#: a worker's GCS connection, which a Ray client driver does not have).
+REQUEST = PRELUDE + """
+@ray.remote(num_cpus=0)
+def ask(bundles):
+    from ray.autoscaler.sdk import request_resources
+    request_resources(bundles=bundles)
+
+ray.get(ask.remote(json.loads(sys.argv[2])), timeout=60)
+report(done=time.time())
+ray.shutdown()
+"""
+
+#: A STRICT_SPREAD placement group of two 1-CPU bundles: needs two distinct workers.
+SPREAD = PRELUDE + """
+from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
+
+pg = placement_group([{"CPU": 1}, {"CPU": 1}], strategy="STRICT_SPREAD")
+ray.get(pg.ready(), timeout=400)
+nodes = sorted(set(placement_group_table(pg)["bundles_to_node_id"].values()))
+report(nodes=nodes, workers=len(workers()), done=time.time())
+remove_placement_group(pg)
+ray.shutdown()
+"""
+
+
+def run_driver(script: str, head_ip: str, *args: str, timeout: float = 600) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-c", script, f"ray://{head_ip}:10001", *args], capture_output=True,
+                         text=True, timeout=timeout, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     line = next(ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("RESULT "))
     return dict(json.loads(line[len("RESULT "):]))
@@ -114,6 +140,7 @@ class Recorder:
     """Samples worker pods and the GCS node table every ``period`` seconds in a background thread."""
 
     core: Any
+    custom: Any
     namespace: str
     name: str
     head_ip: str
@@ -124,6 +151,8 @@ class Recorder:
     pod_gone: dict[str, float] = field(default_factory=dict)
     #: instance id (pod name) -> [(time, GCS node status)] whenever the status changes.
     ray_status: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    #: (time, replicas of the cpu group) whenever it changes.
+    replicas: list[tuple[float, int]] = field(default_factory=list)
     #: instance id -> first time GCS listed the node as draining (``GetDrainingNodes`` or status DRAINING).
     drain_seen: dict[str, float] = field(default_factory=dict)
     #: instance id -> (Ray node id, death reason, death message) from the node table, read at the end.
@@ -171,6 +200,9 @@ class Recorder:
                     self.pod_seen.setdefault(pod.metadata.name, now)
                     if pod.status.phase == "Running":
                         self.pod_running.setdefault(pod.metadata.name, now)
+                replicas = _replicas(self.custom, self.namespace, self.name)
+                if not self.replicas or self.replicas[-1][1] != replicas:
+                    self.replicas.append((now, replicas))
                 for gone in set(self.pod_seen) - live - set(self.pod_gone):
                     self.pod_gone[gone] = now
                 draining = {str(k) for k in gcs.get_draining_nodes()}
@@ -254,7 +286,7 @@ def _scale_up_and_down(custom: Any, core: Any, namespace: str, body: dict[str, A
     """The first acceptance scenario; returns the cluster name, the driver's report and the recording."""
     idle_timeout = float(body["spec"]["autoscalerOptions"]["idleTimeoutSeconds"])
     name, head_ip = _start(custom, core, namespace, body)
-    with Recorder(core, namespace, name, head_ip) as rec:
+    with Recorder(core, custom, namespace, name, head_ip) as rec:
         try:
             result = run_driver(DEMAND, head_ip)
             pods = {p.metadata.name for p in _workers(core, namespace, name)}
@@ -286,7 +318,9 @@ def _scale_up_and_down(custom: Any, core: Any, namespace: str, body: dict[str, A
     joins = sorted(float(t) - submitted for t in result["joined"].values())
     pods_gone = sorted(rec.pod_gone[p] - (done + idle_timeout) for p in pods)
     drain_to_gone = sorted(rec.pod_gone[p] - drained[p] for p in pods)
+    scaled_up = next(t for t, r in rec.replicas if r == 2)
     print(f"\n[{label}] demand -> new Ray node joined: {', '.join(f'{t:.1f}s' for t in joins)}"
+          f"\n[{label}] demand -> replicas patched 0→2: {scaled_up - submitted:.1f}s"
           f"\n[{label}] pod seen -> Running: "
           f"{', '.join(f'{rec.pod_running[p] - rec.pod_seen[p]:.1f}s' for p in sorted(pods))}"
           f"\n[{label}] idle timeout ({idle_timeout:.0f}s after the tasks ended) -> pod gone: "
@@ -337,3 +371,44 @@ def test_a_detached_actor_keeps_its_worker_through_idle_scale_down(
     assert run_driver(DETACHED_CHECK, head_ip)["actor_host"] == result["actor_host"]
     wait_for(lambda: not _workers(core, namespace, name), timeout=idle_timeout + 180, interval=1,
              what="the actor's worker removed once the actor is gone")
+
+
+@pytest.mark.timeout(900)
+def test_request_resources_and_a_strict_spread_placement_group_get_the_expected_node_counts(
+        operator: Any, local_node: Any, custom: Any, core: Any, namespace: str) -> None:
+    body = _example()
+    idle_timeout = float(body["spec"]["autoscalerOptions"]["idleTimeoutSeconds"])
+    name, head_ip = _start(custom, core, namespace, body)
+
+    def running_workers() -> int:
+        return sum(1 for p in _workers(core, namespace, name) if p.status.phase == "Running")
+
+    try:
+        # request_resources for two 1-CPU bundles: two workers (not more), kept while the request stands, idle or not.
+        run_driver(REQUEST, head_ip, json.dumps([{"CPU": 1}, {"CPU": 1}]))
+        wait_for(lambda: running_workers() == 2, timeout=240, interval=1, what="two workers for request_resources")
+        time.sleep(idle_timeout + 15)
+        assert len(_workers(core, namespace, name)) == 2 and _replicas(custom, namespace, name) == 2
+        # Withdrawn: the idle workers go back to minReplicas.
+        run_driver(REQUEST, head_ip, "[]")
+        wait_for(lambda: not _workers(core, namespace, name), timeout=idle_timeout + 180, interval=1,
+                 what="workers removed once the request is withdrawn")
+        # STRICT_SPREAD over two 1-CPU bundles: exactly two workers, one bundle on each.
+        result = run_driver(SPREAD, head_ip)
+        assert len(result["nodes"]) == 2 and result["workers"] == 2, result
+        assert _replicas(custom, namespace, name) == 2
+    except AssertionError:
+        print(_autoscaler_log(core, namespace, name))
+        raise
+
+
+@pytest.mark.timeout(900)
+def test_the_same_scenario_passes_with_rays_own_autoscaler(
+        operator: Any, local_node: Any, custom: Any, core: Any, namespace: str) -> None:
+    """``autoscalerOptions.args`` set to KubeRay's command: the sidecar runs ``ray kuberay-autoscaler`` (v2) under
+    ``/bin/bash -c --``, proving rayop's RayCluster semantics (patches, workersToDelete, pod labels/env) match."""
+    body = _example(args=KUBERAY_AUTOSCALER_ARGS)
+    name, _, _ = _scale_up_and_down(custom, core, namespace, body, "ray kuberay-autoscaler")
+    head = next(p for p in cluster_pods(core, namespace, name) if p.metadata.labels["ray.io/node-type"] == "head")
+    sidecar = next(c for c in head.spec.containers if c.name == "autoscaler")
+    assert sidecar.command == ["/bin/bash", "-c", "--"] and sidecar.args == KUBERAY_AUTOSCALER_ARGS
