@@ -24,7 +24,7 @@ class Informer:
     """Cache of one resource type under one label selector, kept current by a watch."""
 
     def __init__(
-        self, client: KubeClient, api_version: str, plural: str, *, label_selector: str,
+        self, client: KubeClient, api_version: str, plural: str, *, label_selector: str | None = None,
         namespace: str | None = None, on_change: Callable[[str, dict[str, Any]], None] | None = None,
         index_label: str | None = None,
     ) -> None:

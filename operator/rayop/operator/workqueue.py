@@ -54,6 +54,12 @@ class WorkQueue:
         if worker is not None:
             worker.wake.set()
 
+    def discard(self, key: Key) -> None:
+        """Forget the object now (it was deleted); its worker is cancelled without waiting."""
+        worker = self._workers.pop(key, None)
+        if worker is not None and worker.task is not None:
+            worker.task.cancel()
+
     async def remove(self, key: Key) -> None:
         worker = self._workers.pop(key, None)
         if worker is not None and worker.task is not None:

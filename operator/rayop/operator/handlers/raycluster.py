@@ -1,12 +1,16 @@
-"""RayCluster handlers: kopf delivers RayCluster events, rayop's informers deliver pod/service changes, and both
-only wake the cluster's worker in the :class:`~rayop.operator.workqueue.WorkQueue`.
+"""RayCluster wiring: rayop's informers deliver RayCluster, pod and service changes, and each only wakes the
+cluster's worker in the :class:`~rayop.operator.workqueue.WorkQueue`; kopf provides the process around it (login,
+startup/cleanup, liveness, logging).
 
-No kopf daemons (they would put a finalizer on every RayCluster, which KubeRay does not) and no kopf indexes (they
-would cache every pod of the cluster; rayop's informers watch only labelled Ray pods).
+Why not kopf's own resource handlers: daemons would put a finalizer on every RayCluster (KubeRay has none), indexes
+would cache every pod of the cluster (rayop watches only labelled Ray pods), and kopf's per-object event workers
+added seconds of latency under churn (with a worker limit, clusters waited for other clusters' idle workers;
+without one, the median got worse) — measured with ``benchmarks.run --scenario churn``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import time
 from typing import Any
@@ -63,7 +67,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
             if outcome.deferred:
                 return 0.05
             if outcome.waiting:
-                return 1.0
+                # Events normally clear expectations first; this only bounds a lost event to the expectation TTL.
+                return memo.rc_context.expectations.ttl
             if outcome.error and outcome.error != "invalid spec":
                 return 2.0
             return None
@@ -85,26 +90,36 @@ def register(registry: kopf.OperatorRegistry) -> None:
             options=BuildOptions(autoscaler_image=settings.autoscaler_image, operator_version=OPERATOR_VERSION),
             pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"), metrics=metrics,
         )
+
+        def on_cluster(kind: str, obj: dict[str, Any]) -> None:
+            meta = obj.get("metadata", {})
+            key = (meta.get("namespace", ""), meta.get("name", ""))
+            if settings.namespaces and not any(fnmatch.fnmatchcase(key[0], p) for p in settings.namespaces):
+                return
+            if kind == "DELETED":
+                memo.rc_queue.discard(key)
+                memo.rc_context.expectations.forget(key)
+                metrics.forget_cluster(key[1], key[0], meta.get("uid", ""))
+            else:
+                memo.rc_queue.upsert(key, obj)
+
+        clusters = Informer(client, "ray.io/v1", "rayclusters", namespace=namespace, on_change=on_cluster)
+        memo.rc_clusters = clusters
         pods.start()
         services.start()
         await pods.synced.wait()
         await services.synced.wait()
+        # Clusters last: their first passes then see every pod and service already cached.
+        clusters.start()
+        await clusters.synced.wait()
 
     @kopf.on.cleanup(registry=registry)
     async def raycluster_cleanup(memo: kopf.Memo, **_: Any) -> None:
         if getattr(memo, "rc_queue", None) is not None:
             await memo.rc_queue.close()
+        if getattr(memo, "rc_clusters", None) is not None:
+            await memo.rc_clusters.stop()
         ctx = getattr(memo, "rc_context", None)
         if ctx is not None:
             await ctx.pods.stop()
             await ctx.services.stop()
-
-    @kopf.on.event("ray.io", "v1", "rayclusters", registry=registry)
-    async def raycluster_event(type: str, body: kopf.Body, memo: Any, **_: Any) -> None:
-        key = (body.metadata.namespace or "", body.metadata.name or "")
-        if type == "DELETED":
-            await memo.rc_queue.remove(key)
-            memo.rc_context.expectations.forget(key)
-            memo.rc_context.metrics.forget_cluster(key[1], key[0], body.metadata.uid or "")
-            return
-        memo.rc_queue.upsert(key, dict(body))
