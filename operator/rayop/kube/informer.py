@@ -65,6 +65,8 @@ class Informer:
         return (obj["metadata"].get("namespace", ""), value) if value else None
 
     def _put(self, key: Key, obj: dict[str, Any]) -> None:
+        # managedFields are often the largest part of an object and nothing in rayop reads them.
+        obj.get("metadata", {}).pop("managedFields", None)
         old = self.store.get(key)
         if old is not None:
             self._unindex(key, old)
