@@ -192,3 +192,20 @@ def test_pending_pod_with_terminated_ray_container_is_kept() -> None:
 def test_describe_names_phase_policy_and_container_state() -> None:
     assert view(phase="Failed", restart_policy="Never").describe() == (
         "Pod status: Failed; Pod restart policy: Never; Ray container terminated status: False")
+
+
+def test_slim_pod_keeps_everything_pod_view_reads() -> None:
+    from rayop.operator.reconcile.observed import slim_pod
+
+    full = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"ray.io/node-type": "worker",
+                     "ray.io/group": "g", "ray.io/cluster": "c"}, "annotations": {"a": "b"},
+                     "creationTimestamp": "2024-01-01T00:00:00Z", "managedFields": [{"x": 1}]},
+        "spec": {"containers": [{"name": "ray-worker", "env": [{"name": "X", "value": "1"}]}, {"name": "side"}],
+                 "restartPolicy": "Never", "volumes": [{"name": "v"}]},
+        "status": {"phase": "Running", "podIP": "1.2.3.4",
+                   "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "ray-worker", "state": {"terminated": {"reason": "Error"}}}]},
+    }
+    assert PodView.from_pod(slim_pod(full)) == PodView.from_pod(full)
+    assert "volumes" not in slim_pod(full)["spec"] and "managedFields" not in slim_pod(full)["metadata"]

@@ -26,7 +26,7 @@ class Informer:
     def __init__(
         self, client: KubeClient, api_version: str, plural: str, *, label_selector: str | None = None,
         namespace: str | None = None, on_change: Callable[[str, dict[str, Any]], None] | None = None,
-        index_label: str | None = None,
+        index_label: str | None = None, transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.client = client
         self.api_version = api_version
@@ -38,6 +38,8 @@ class Informer:
         #: Optional secondary index: (namespace, value of ``index_label``) -> keys, so a reconcile pass reads its
         #: own cluster's pods without scanning every cached pod.
         self.index_label = index_label
+        #: Reduces each object before it is cached (memory: keep only what readers use).
+        self.transform = transform
         self.index: dict[Key, set[Key]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -67,6 +69,8 @@ class Informer:
     def _put(self, key: Key, obj: dict[str, Any]) -> None:
         # managedFields are often the largest part of an object and nothing in rayop reads them.
         obj.get("metadata", {}).pop("managedFields", None)
+        if self.transform is not None:
+            obj = self.transform(obj)
         old = self.store.get(key)
         if old is not None:
             self._unindex(key, old)

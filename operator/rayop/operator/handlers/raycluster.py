@@ -23,6 +23,7 @@ from rayop.operator.builders import labels as L
 from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.reconcile import raycluster as rc
 from rayop.operator.reconcile.events import EventRecorder
+from rayop.operator.reconcile.observed import slim_pod
 from rayop.operator.workqueue import WorkQueue
 
 logger = logging.getLogger("rayop.handlers.raycluster")
@@ -82,7 +83,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
                 memo.rc_queue.wake(key)
 
         pods = Informer(client, "v1", "pods", label_selector=POD_SELECTOR, namespace=namespace, on_change=on_child,
-                        index_label=L.RAY_CLUSTER)
+                        index_label=L.RAY_CLUSTER, transform=slim_pod)
         services = Informer(client, "v1", "services", label_selector=SERVICE_SELECTOR, namespace=namespace,
                             on_change=on_child)
         memo.rc_context = rc.Context(

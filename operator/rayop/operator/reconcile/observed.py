@@ -8,6 +8,20 @@ from typing import Any
 from rayop.operator.builders import labels as L
 
 
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """The part of a pod that :meth:`PodView.from_pod` and the informer index read; cached instead of the whole pod
+    (a Ray pod's spec is mostly its template: env, volumes, probes), which keeps the operator's memory flat."""
+    meta, spec, status = pod.get("metadata", {}), pod.get("spec", {}) or {}, pod.get("status", {}) or {}
+    keep_meta = ("name", "namespace", "uid", "labels", "annotations", "deletionTimestamp", "creationTimestamp",
+                 "resourceVersion")
+    return {
+        "metadata": {k: meta[k] for k in keep_meta if k in meta},
+        "spec": {"containers": [{"name": c.get("name")} for c in (spec.get("containers") or [])[:1]],
+                 "restartPolicy": spec.get("restartPolicy"), "nodeName": spec.get("nodeName")},
+        "status": {k: status[k] for k in ("phase", "podIP", "conditions", "containerStatuses") if k in status},
+    }
+
+
 @dataclass(frozen=True)
 class PodView:
     """One pod of a RayCluster, as seen in the watch cache."""
