@@ -7,6 +7,8 @@ subprocess against the local control plane.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import logging
 import threading
 from typing import Any
@@ -48,6 +50,22 @@ def _configure(settings: Settings, operator_settings: kopf.OperatorSettings) -> 
     operator_settings.peering.standalone = True
 
 
+async def _return_freed_memory(period: float = 60.0) -> None:
+    """Give memory freed after a burst (thousands of pod bodies built and parsed) back to the OS.
+
+    CPython keeps freed blocks in its allocator arenas and glibc keeps freed heap pages; without ``malloc_trim`` the
+    operator's RSS stays at its burst peak for good. Linux/glibc only; elsewhere this does nothing.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    while True:
+        await asyncio.sleep(period)
+        gc.collect()
+        libc.malloc_trim(0)
+
+
 def _configure_logging(settings: Settings) -> None:
     fmt = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
     kopf.configure(verbose=settings.log_level == "DEBUG", log_format=fmt)
@@ -79,6 +97,8 @@ async def operator_main(
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         _configure(settings_obj, settings)
 
+    trimmer = asyncio.get_running_loop().create_task(_return_freed_memory(), name="malloc-trim")
+
     settings_obj = settings
     memo = kopf.Memo(settings=settings, client=client)
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
@@ -94,6 +114,7 @@ async def operator_main(
             ready_flag=ready_flag,
         )
     finally:
+        trimmer.cancel()
         await client.close()
 
 
