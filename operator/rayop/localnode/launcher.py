@@ -38,6 +38,8 @@ class LaunchSpec:
     working_dir: str = ""
     cgroup_procs: list[str] = field(default_factory=list)
     mounts: list[Mount] = field(default_factory=list)
+    #: (host path under /tmp, empty staging dir outside /tmp): host paths re-exposed over the private /tmp.
+    keep_host: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _bin(name: str) -> str:
@@ -49,6 +51,9 @@ def setup_script(spec: LaunchSpec) -> str:
     mount, mkdir, touch = _bin("mount"), _bin("mkdir"), _bin("touch")
     lines = ["set -e"]
     lines += [f"echo $$ > {q(p)}" for p in spec.cgroup_procs]
+    # Host paths under /tmp (a virtualenv or checkout cloned there) are staged before /tmp is covered.
+    for host, staging in spec.keep_host:
+        lines.append(f"{mount} --bind {q(host)} {q(staging)}")
     # Parents before children: /tmp first, then volumes sorted by depth.
     for m in sorted(spec.mounts, key=lambda m: (m.target.rstrip("/").count("/"), m.target)):
         t = q(m.target)
@@ -59,6 +64,10 @@ def setup_script(spec: LaunchSpec) -> str:
         lines.append(f"{mount} --bind {q(m.source)} {t}")
         if m.read_only:
             lines.append(f"{mount} -o remount,bind,ro {t}")
+        if m.target.rstrip("/") == "/tmp":
+            for host, staging in spec.keep_host:
+                lines.append(f"{mkdir} -p {q(host)}")
+                lines.append(f"{mount} --bind {q(staging)} {q(host)}")
     lines.append(f"{_bin('hostname')} {q(spec.hostname[:63])}")
     if spec.working_dir:
         lines.append(f"{mkdir} -p {q(spec.working_dir)}; cd {q(spec.working_dir)}")

@@ -19,7 +19,7 @@ from typing import Any
 from . import expand, launcher, netns, status
 from .kube import ApiError, pod_path
 from .probes import Prober
-from .runtime import NodeInfo, Runtime, default_path
+from .runtime import NodeInfo, Runtime, default_path, host_tmp_roots
 from .volumes import PodVolumes, VolumeError
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,11 @@ class PodRunner:
             launcher.Mount(str(etc / "profile"), "/etc/profile", is_file=True),
             *self.volumes.mounts_for(ctr, env),
         ]
+        keep = []
+        for i, host in enumerate(host_tmp_roots()):
+            staging = cdir / f"host-tmp-{i}"
+            staging.mkdir(exist_ok=True)
+            keep.append((host, str(staging)))
         cg = self.rt.cgroups.container_dir(self.uid, ctr["name"])
         spec = launcher.LaunchSpec(
             netns=self.netns,
@@ -237,6 +242,7 @@ class PodRunner:
             hostname=self.pod["spec"].get("hostname") or self.name,
             working_dir=ctr.get("workingDir", ""),
             mounts=mounts,
+            keep_host=keep,
             cgroup_procs=[str(cg / "cgroup.procs")] if cg else [],
         )
         logdir = self.dir / "logs" / ctr["name"]

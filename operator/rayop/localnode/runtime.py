@@ -28,6 +28,17 @@ class NodeInfo:
     host_ip: str = plan.GATEWAY_IP
 
 
+def host_tmp_roots() -> list[str]:
+    """Host directories under /tmp that containers must still see although each gets a private /tmp: the top
+    directory (``/tmp/<x>``) of the agent's virtualenv and of every import path, e.g. a checkout cloned to /tmp."""
+    roots: set[str] = set()
+    for path in [sys.prefix, os.path.dirname(sys.executable), *sys.path]:
+        parts = os.path.abspath(path or ".").split(os.sep)
+        if len(parts) > 2 and parts[1] == "tmp" and parts[2] and os.path.isdir(os.path.join("/tmp", parts[2])):
+            roots.add(os.path.join("/tmp", parts[2]))
+    return sorted(roots)
+
+
 def default_path() -> str:
     """PATH inside containers: the agent's own virtualenv first (so ``ray``/``rayop`` resolve), then the system."""
     venv_bin = os.path.dirname(sys.executable)
