@@ -22,9 +22,17 @@ from rayop.crdgen.generate import repo_root
 
 #: Run by the demo from the host: the same call a data scientist's notebook makes.
 CLIENT_SCRIPT = """
-import socket, sys
+import socket, sys, time
 import ray
-ray.init(sys.argv[1], logging_level="ERROR")
+for attempt in range(3):  # the head's per-client server can start slowly on a busy machine
+    try:
+        ray.init(sys.argv[1], logging_level="ERROR")
+        break
+    except ConnectionError:
+        ray.shutdown()
+        if attempt == 2:
+            raise
+        time.sleep(5)
 @ray.remote(num_cpus=1)
 def where():
     import ray, socket

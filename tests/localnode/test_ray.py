@@ -127,7 +127,16 @@ def test_kuberay_shaped_head_and_worker_run_a_task_on_the_worker(kube: Any, ns: 
         raise AssertionError(f"worker not Ready: {json.dumps(st, indent=1)}\n{logs}") from None
     both_ready = time.monotonic() - t0
     head_ip = head["status"]["podIP"]
-    ray.init(f"ray://{head_ip}:10001")
+    # Like a notebook, retry the connection: on 2 busy cores the head's per-client server can be slow to start.
+    for attempt in range(3):
+        try:
+            ray.init(f"ray://{head_ip}:10001")
+            break
+        except ConnectionError:
+            ray.shutdown()
+            if attempt == 2:
+                raise
+            time.sleep(5)
     try:
         wait(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 2, 30, "2 alive Ray nodes")
 
