@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from rayop.operator.builders.quantity import parse_quantity
+
 #: Returns the ``data`` of a Secret (already base64-decoded) or ConfigMap, or None when it does not exist.
 Lookup = Callable[[str, str], dict[str, str] | None]
 
@@ -76,33 +78,6 @@ def field_ref(pod: Mapping[str, Any], path: str, pod_ip: str, host_ip: str) -> s
     raise EnvError(f"unsupported fieldRef {path!r}")
 
 
-_SUFFIX = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-}
-
-
-def parse_quantity(q: str | int | float) -> float:
-    s = str(q).strip()
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
-        if s.endswith(suffix) and s[: -len(suffix)]:
-            return float(s[: -len(suffix)]) * _SUFFIX[suffix]
-    return float(s)
-
-
 def resource_field_ref(
     container: Mapping[str, Any], ref: Mapping[str, Any], node_alloc: Mapping[str, str]
 ) -> str:
@@ -117,7 +92,7 @@ def resource_field_ref(
     if value is None:
         value = node_alloc.get(name, "0")
     divisor = parse_quantity(ref.get("divisor", "1") or "1")
-    return str(math.ceil(parse_quantity(value) / divisor - 1e-9))
+    return str(math.ceil(parse_quantity(value) / divisor))
 
 
 def _from_source(kind: str, sel: Mapping[str, Any], namespace: str, lookup: Lookup) -> str | None:

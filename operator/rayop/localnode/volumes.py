@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rayop.operator.builders.quantity import quantity_value
+
 from . import expand
 from .kube import ApiError, KubeClient
 from .launcher import Mount
@@ -95,7 +97,7 @@ class PodVolumes:
                 ed = vol["emptyDir"] or {}
                 if ed.get("medium") == "Memory":
                     size = ed.get("sizeLimit")
-                    opts = f"size={int(expand.parse_quantity(size))}" if size else "size=50%"
+                    opts = f"size={quantity_value(size)}" if size else "size=50%"
                     subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True)
                     self.tmpfs.append(path)
             elif "configMap" in vol:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rayop.operator.builders import labels as L
 from rayop.operator.builders import names
+from rayop.operator.builders.env import has_env
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import AuthOptions, RayCluster
@@ -68,23 +69,19 @@ def build_auth_secret(cluster: RayCluster, token: str) -> dict[str, Any]:
     }
 
 
-def _has_env(container: dict[str, Any], name: str) -> bool:
-    return any(e.get("name") == name for e in container.get("env") or [])
-
-
 def add_token_auth_env(cluster: RayCluster, container: dict[str, Any]) -> None:
     """KubeRay's ``SetContainerTokenAuthEnvVars``: auth mode, then the token reference or K8s token auth."""
     options = cluster.spec.auth_options
     env = container.setdefault("env", [])
-    if not _has_env(container, RAY_AUTH_MODE):
+    if not has_env(container, RAY_AUTH_MODE):
         env.append({"name": RAY_AUTH_MODE, "value": "token"})
     if is_k8s_auth_enabled(options):
-        if not _has_env(container, RAY_ENABLE_K8S_TOKEN_AUTH):
+        if not has_env(container, RAY_ENABLE_K8S_TOKEN_AUTH):
             env.append({"name": RAY_ENABLE_K8S_TOKEN_AUTH, "value": "true"})
         mounts = container.setdefault("volumeMounts", [])
         if not any(m.get("name") == RAY_TOKEN_VOLUME for m in mounts):
             mounts.append({"name": RAY_TOKEN_VOLUME, "mountPath": RAY_TOKEN_MOUNT_PATH, "readOnly": True})
-    elif not _has_env(container, RAY_AUTH_TOKEN):
+    elif not has_env(container, RAY_AUTH_TOKEN):
         env.append(
             {
                 "name": RAY_AUTH_TOKEN,

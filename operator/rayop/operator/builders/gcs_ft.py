@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rayop.operator.builders import labels as L
+from rayop.operator.builders.env import has_env
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster
@@ -40,10 +41,6 @@ def external_storage_namespace(cluster: RayCluster) -> str:
     return namespace
 
 
-def _has_env(container: dict[str, Any], name: str) -> bool:
-    return any(e.get("name") == name for e in container.get("env") or [])
-
-
 def _credential_env(name: str, value: str | None, value_from: dict[str, Any] | None) -> dict[str, Any]:
     env: dict[str, Any] = {"name": name}
     if value:
@@ -69,7 +66,7 @@ def configure_head(
     env = container.setdefault("env", [])
     storage_ns = external_storage_namespace(cluster)
     annotations[L.EXTERNAL_STORAGE_NAMESPACE] = storage_ns
-    if not _has_env(container, RAY_EXTERNAL_STORAGE_NS):
+    if not has_env(container, RAY_EXTERNAL_STORAGE_NS):
         env.append({"name": RAY_EXTERNAL_STORAGE_NS, "value": storage_ns})
     if options is not None:
         env.append({"name": RAY_REDIS_ADDRESS, "value": options.redis_address or ""})
@@ -81,14 +78,14 @@ def configure_head(
             params["redis-password"] = "$REDIS_PASSWORD"
             cred = options.redis_password
             env.append(_credential_env(REDIS_PASSWORD, cred.value, cred.value_from))
-    elif not _has_env(container, REDIS_PASSWORD) and "redis-password" in params:
+    elif not has_env(container, REDIS_PASSWORD) and "redis-password" in params:
         # Legacy path: the Redis cleanup job needs the literal password the user put in rayStartParams.
         env.append({"name": REDIS_PASSWORD, "value": params["redis-password"]})
 
 
 def configure_worker(cluster: RayCluster, container: dict[str, Any]) -> None:
     """Workers wait up to 600 s for a restarted GCS instead of Ray's 60 s default."""
-    if is_gcs_ft_enabled(cluster) and not _has_env(container, RAY_GCS_RPC_SERVER_RECONNECT_TIMEOUT_S):
+    if is_gcs_ft_enabled(cluster) and not has_env(container, RAY_GCS_RPC_SERVER_RECONNECT_TIMEOUT_S):
         container.setdefault("env", []).append(
             {"name": RAY_GCS_RPC_SERVER_RECONNECT_TIMEOUT_S, "value": DEFAULT_WORKER_GCS_RECONNECT_TIMEOUT_S}
         )

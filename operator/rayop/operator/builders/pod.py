@@ -23,6 +23,7 @@ from rayop.operator.builders import (
 )
 from rayop.operator.builders import labels as L
 from rayop.operator.builders.autoscaler import AUTOSCALER_CONTAINER_NAME, build_autoscaler_container
+from rayop.operator.builders.env import has_env
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster, WorkerGroupSpec
@@ -88,10 +89,6 @@ def label_pod(node_type: str, cluster_name: str, group: str, overrides: dict[str
         if key not in L.NON_OVERRIDABLE_POD_LABELS:
             result[key] = value
     return result
-
-
-def _has_env(container: dict[str, Any], name: str) -> bool:
-    return any(e.get("name") == name for e in container.get("env") or [])
 
 
 def _add_metrics_port(container: dict[str, Any]) -> None:
@@ -161,7 +158,7 @@ def _set_ray_env(
     """KubeRay's ``setContainerEnvVars``, in KubeRay's order."""
     env = container.setdefault("env", [])
     for default in options.default_container_envs:
-        if not _has_env(container, default["name"]):
+        if not has_env(container, default["name"]):
             env.append(copy.deepcopy(default))
     ip = "127.0.0.1"
     if not is_head:
@@ -182,12 +179,12 @@ def _set_ray_env(
         ]
     defaults += [("RAY_ADDRESS", f"{ip}:{port}"), ("RAY_USAGE_STATS_KUBERAY_IN_USE", "1")]
     for name, value in defaults:
-        if not _has_env(container, name):
+        if not has_env(container, name):
             env.append({"name": name, "value": value})
     if is_head:
         tags = f"kuberay_version={options.operator_version};kuberay_crd={creator_crd(cluster)}"
         env.append({"name": "RAY_USAGE_STATS_EXTRA_TAGS", "value": tags})
-    if not _has_env(container, "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"):
+    if not has_env(container, "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"):
         env.append({"name": "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE", "value": "1"})
 
 
