@@ -1,7 +1,7 @@
 """The only module that talks to the API server: a small JSON client over ``requests`` (dicts in, dicts out).
 
-Credentials come from a kubeconfig (loaded with the ``kubernetes`` package's loader, which also materialises
-inline certificates).  ``watch_forever`` is a minimal informer: list, then watch from the list's resourceVersion,
+Credentials come from a kubeconfig, read by :mod:`rayop.kube.config` (the operator's own loader).
+``watch_forever`` is a minimal informer: list, then watch from the list's resourceVersion,
 re-listing after a 410 Gone or a dropped connection.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +19,8 @@ from urllib.parse import quote
 
 import requests
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
+
+from rayop.kube.config import from_kubeconfig
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +34,35 @@ class ApiError(Exception):
         self.body = body
 
 
+def _as_file(path: str | None, data: bytes | None, suffix: str) -> str | None:
+    """requests loads certificates from files only: inline kubeconfig data goes to a private temp file."""
+    if path or not data:
+        return path
+    fd, name = tempfile.mkstemp(prefix="rayop-localnode-", suffix=suffix)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return name
+
+
 class KubeClient:
+    """Synchronous JSON client for the agent's threads; credentials come from rayop.kube.config like everywhere."""
+
     def __init__(self, kubeconfig: str) -> None:
-        cfg = k8s_client.Configuration()
-        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-        self.host = cfg.host.rstrip("/")
+        conn = from_kubeconfig(kubeconfig)
+        self.host = conn.server
         self.session = requests.Session()
         # Never let *_PROXY or REQUESTS_CA_BUNDLE from the environment redirect or re-verify API traffic.
         self.session.trust_env = False
-        self.session.verify = str(cfg.ssl_ca_cert) if cfg.verify_ssl and cfg.ssl_ca_cert else bool(cfg.verify_ssl)
-        if cfg.cert_file:
-            self.session.cert = (str(cfg.cert_file), str(cfg.key_file))
-        token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+        ca = _as_file(conn.ca_path, conn.ca_data, ".crt")
+        self.session.verify = False if conn.insecure else (ca or True)
+        cert = _as_file(conn.cert_path, conn.cert_data, ".crt")
+        key = _as_file(conn.key_path, conn.key_data, ".key")
+        if cert and key:
+            self.session.cert = (cert, key)
+        token = conn.bearer_token()
         if token:
-            self.session.headers["Authorization"] = token if token.startswith("Bearer") else f"Bearer {token}"
-        if not cfg.verify_ssl:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        if conn.insecure:
             urllib3.disable_warnings()
 
     # -- plain requests --------------------------------------------------------------------------------------
