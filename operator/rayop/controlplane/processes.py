@@ -19,7 +19,7 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Run in the child before exec: get SIGKILL when the process that started us dies (a killed test run must not
     leave an API server behind). Linux only; elsewhere components are stopped by :meth:`Component.stop` alone."""
     with contextlib.suppress(OSError, AttributeError):
@@ -50,7 +50,7 @@ class Component:
         self.started_at = time.monotonic()
         self.process = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env=env, preexec_fn=_die_with_parent,
+            start_new_session=True, env=env, preexec_fn=die_with_parent,
         )
         log.close()
 
