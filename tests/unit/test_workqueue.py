@@ -248,3 +248,42 @@ async def test_close_stops_every_worker(make: Callable[..., WorkQueue]) -> None:
     await asyncio.sleep(0.05)
     await asyncio.wait_for(q.close(), timeout=0.5)
     assert len(q) == 0 and rec.running == 0
+
+
+async def test_upsert_without_wake_only_replaces_the_body(make: Callable[..., WorkQueue]) -> None:
+    rec = Recorder()
+    q = make(rec)
+    q.upsert(("ns", "a"), {"key": "a", "v": 0})
+    await settle()
+    q.upsert(("ns", "a"), {"key": "a", "v": 1}, wake=False)
+    await settle()
+    assert [c["v"] for c in rec.calls] == [0]
+    assert q.body(("ns", "a")) == {"key": "a", "v": 1}
+    q.wake(("ns", "a"))
+    await settle()
+    assert [c["v"] for c in rec.calls] == [0, 1]
+
+
+async def test_a_new_object_is_reconciled_even_without_wake(make: Callable[..., WorkQueue]) -> None:
+    rec = Recorder()
+    q = make(rec)
+    q.upsert(("ns", "a"), {"key": "a"}, wake=False)
+    await settle()
+    assert rec.count() == 1
+
+
+async def test_child_events_wait_for_the_child_debounce_and_coalesce() -> None:
+    rec = Recorder()
+    q = WorkQueue(rec, concurrency=10, resync=60.0, debounce=DEBOUNCE, child_debounce=0.2)
+    try:
+        q.upsert(("ns", "a"), {"key": "a"})
+        await settle(0.05)
+        assert rec.count() == 1  # the object's own change: short debounce
+        for _ in range(5):
+            q.wake(("ns", "a"))
+            await asyncio.sleep(0.02)
+        assert rec.count() == 1  # still inside the child debounce
+        await settle(0.3)
+        assert rec.count() == 2
+    finally:
+        await q.close()

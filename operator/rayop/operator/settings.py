@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     max_concurrent_reconciles: int = Field(default=20, ge=1)
     """How many objects are reconciled at the same time (kopf workers)."""
 
+    api_connections: int = Field(default=32, ge=4)
+    """Most HTTP connections to the API server at once (HTTP/1.1: one request in flight per connection; the
+    informers' watches hold one each). More is slower on a busy API server: in the 50-cluster burst, 100
+    connections created pods at 0.61x the bare client's rate, 32 at 0.76x (median of 3 runs each)."""
+
     max_pod_creates_per_pass: int = Field(default=50, ge=1)
     """Upper bound of pods one cluster creates in one reconcile pass, so one big scale-up cannot starve others."""
 
@@ -41,6 +46,10 @@ class Settings(BaseSettings):
 
     metrics_port: int = 8080
     """Port of the Prometheus metrics endpoint (``/metrics``); 0 disables it."""
+
+    child_event_debounce_seconds: float = Field(default=0.25, ge=0)
+    """How long a cluster waits after a pod or service event before its pass, so that the events of many pods
+    (added, bound, running, ready) make one pass and one status write; changes of the RayCluster itself do not wait."""
 
     resync_seconds: float = Field(default=300.0, gt=0)
     """Safety-net period: every object is reconciled at least this often even without events (KubeRay: 300 s)."""

@@ -4,6 +4,10 @@ Every watched object gets one worker task. Any event about the object or its chi
 then reconciles from the latest cached state, so bursts of events collapse into one pass, and one object is never
 reconciled twice at the same time. A semaphore bounds how many passes run at once across all objects, and every
 worker also wakes on a resync period as a safety net.
+
+A change of the object itself is reconciled after ``debounce``; a wake-up from a child (a pod changed) waits
+``child_debounce`` first, so the many pod events of a scale-up (added, bound, running, ready, for every pod) are
+collapsed into a few passes and a few status writes instead of one each.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ ReconcileFn = Callable[[dict[str, Any]], Awaitable[float | None]]
 @dataclass
 class _Worker:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The object itself changed since the last pass (not only a child): use the short debounce.
+    urgent: bool = True
     body: dict[str, Any] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -32,21 +38,34 @@ class _Worker:
 class WorkQueue:
     """Runs ``reconcile(body)`` for each object key whenever it is woken."""
 
-    def __init__(self, reconcile: ReconcileFn, *, concurrency: int, resync: float, debounce: float = 0.02) -> None:
+    def __init__(self, reconcile: ReconcileFn, *, concurrency: int, resync: float, debounce: float = 0.02,
+                 child_debounce: float | None = None) -> None:
         self._reconcile = reconcile
         self._sem = asyncio.Semaphore(concurrency)
         self._resync = resync
         self._debounce = debounce
+        self._child_debounce = debounce if child_debounce is None else max(debounce, child_debounce)
         self._workers: dict[Key, _Worker] = {}
 
-    def upsert(self, key: Key, body: dict[str, Any]) -> None:
-        """The object changed (or was listed): remember its latest body and wake its worker."""
+    def upsert(self, key: Key, body: dict[str, Any], *, wake: bool = True) -> None:
+        """The object changed (or was listed): remember its latest body and wake its worker.
+
+        With ``wake=False`` only the body is replaced (the next pass reads it); a new object is always woken.
+        """
         worker = self._workers.get(key)
         if worker is None:
             worker = self._workers[key] = _Worker(body=body)
             worker.task = asyncio.create_task(self._loop(key, worker), name=f"reconcile-{key[0]}/{key[1]}")
+            wake = True
         worker.body = body
-        worker.wake.set()
+        if wake:
+            worker.urgent = True
+            worker.wake.set()
+
+    def body(self, key: Key) -> dict[str, Any] | None:
+        """The latest body remembered for ``key`` (None for an unknown object)."""
+        worker = self._workers.get(key)
+        return worker.body if worker is not None else None
 
     def wake(self, key: Key) -> None:
         """Something the object owns changed."""
@@ -81,7 +100,10 @@ class WorkQueue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(worker.wake.wait(), timeout=timeout)
             await asyncio.sleep(self._debounce)
+            if not worker.urgent and worker.wake.is_set():
+                await asyncio.sleep(self._child_debounce - self._debounce)
             worker.wake.clear()
+            worker.urgent = False
             async with self._sem:
                 try:
                     delay = await self._reconcile(worker.body)

@@ -41,6 +41,17 @@ def _owner_key(obj: dict[str, Any]) -> tuple[str, str] | None:
     return (meta.get("namespace", ""), cluster) if cluster else None
 
 
+def needs_pass(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    """Whether a RayCluster change calls for a pass: KubeRay's predicates (generation, labels or annotations
+    changed), plus deletion. A status-only change (most often rayop's own status write coming back through the
+    watch) just refreshes the cached body; children's events and the resync still wake the cluster.
+    """
+    if old is None:
+        return True
+    before, after = old.get("metadata", {}), new.get("metadata", {})
+    return any(before.get(k) != after.get(k) for k in ("generation", "labels", "annotations", "deletionTimestamp"))
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
     """Register the RayCluster handlers on ``registry``."""
 
@@ -75,7 +86,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
             return None
 
         memo.rc_queue = WorkQueue(run_pass, concurrency=settings.max_concurrent_reconciles,
-                                  resync=settings.resync_seconds)
+                                  resync=settings.resync_seconds, child_debounce=settings.child_event_debounce_seconds)
 
         def on_child(_: str, obj: dict[str, Any]) -> None:
             key = _owner_key(obj)
@@ -102,7 +113,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
                 memo.rc_context.expectations.forget(key)
                 metrics.forget_cluster(key[1], key[0], meta.get("uid", ""))
             else:
-                memo.rc_queue.upsert(key, obj)
+                memo.rc_queue.upsert(key, obj, wake=needs_pass(memo.rc_queue.body(key), obj))
 
         clusters = Informer(client, "ray.io/v1", "rayclusters", namespace=namespace, on_change=on_cluster)
         memo.rc_clusters = clusters
@@ -124,3 +135,4 @@ def register(registry: kopf.OperatorRegistry) -> None:
         if ctx is not None:
             await ctx.pods.stop()
             await ctx.services.stop()
+            await ctx.events.close()

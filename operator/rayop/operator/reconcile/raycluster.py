@@ -60,6 +60,8 @@ class Outcome:
     """What the pass did, for the caller's requeue decision."""
 
     acted: bool = False
+    #: The pass created pods and deleted none.
+    created_only: bool = False
     deferred: bool = False
     #: Some group waits for the cache to show earlier creates/deletes: look again soon even without an event.
     waiting: bool = False
@@ -131,7 +133,10 @@ async def reconcile(ctx: Context, body: dict[str, Any]) -> Outcome:
     head_service = ctx.services.store.get((cluster.namespace, names.head_service_name(cluster)))
     status = compute_status(cluster, pods, head_service, previous, now=_now(), suspending=suspending,
                             suspended=suspended, failure=failure)
-    if status_changed(previous, status):
+    # A pass that only created pods (all it wanted) is always followed by one woken by their watch events (or by
+    # the relist after a broken watch); that pass writes the status with the new pods in it, so writing it here
+    # too would only add one status write per scale-up (and one round trip to this pass) under load.
+    if status_changed(previous, status) and not (outcome.created_only and not outcome.deferred and failure is None):
         await _write_status(ctx, body, status)
     _record_metrics(ctx, body, previous, status)
     if failure is not None:
@@ -171,7 +176,7 @@ async def _report_invalid(ctx: Context, body: dict[str, Any], previous: dict[str
                   and c.get("observedGeneration") == generation for c in previous.get("conditions", []) or [])
     if already:
         return
-    await ctx.events.warning(body, reason, message)
+    ctx.events.warning(body, reason, message)
     conds.append({"type": "SpecValid", "status": "False", "reason": reason, "message": message,
                   "lastTransitionTime": _now(), "observedGeneration": generation})
     await _write_status(ctx, body, {"conditions": conds, "observedGeneration": generation,
@@ -185,12 +190,12 @@ async def _create_once(ctx: Context, body: dict[str, Any], obj: dict[str, Any], 
         return
     try:
         await ctx.client.create(_owned(obj, body))
-        await ctx.events.normal(body, reason, f"Created {obj['kind'].lower()} {body['metadata']['namespace']}/"
+        ctx.events.normal(body, reason, f"Created {obj['kind'].lower()} {body['metadata']['namespace']}/"
                                               f"{obj['metadata']['name']}")
     except Conflict:
         pass
     except ApiError as exc:
-        await ctx.events.warning(body, fail_reason, f"Failed to create {obj['kind']} "
+        ctx.events.warning(body, fail_reason, f"Failed to create {obj['kind']} "
                                                     f"{obj['metadata']['name']}: {exc.message}")
         raise
     ctx.ensured.add(key)
@@ -254,6 +259,7 @@ async def _reconcile_pods(
         if res is not None and failure is None:
             failure = res
     outcome.acted = bool(plan.creates or plan.deletes)
+    outcome.created_only = bool(plan.creates) and not plan.deletes
     return failure
 
 
@@ -267,10 +273,10 @@ async def _delete_pod(ctx: Context, body: dict[str, Any], d: DeletePod) -> Failu
     except ApiError as exc:
         is_head = d.node_type == L.NODE_TYPE_HEAD
         reason = "FailedToDeleteHeadPod" if is_head else "FailedToDeleteWorkerPod"
-        await ctx.events.warning(body, reason, f"Failed to delete Pod {key[0]}/{d.name}, {exc.message}")
+        ctx.events.warning(body, reason, f"Failed to delete Pod {key[0]}/{d.name}, {exc.message}")
         return Failure("FailedDeleteHeadPod" if is_head else "FailedDeleteWorkerPod", exc.message)
     ctx.metrics.pods_deleted.labels(d.node_type).inc()
-    await ctx.events.normal(body, d.reason, d.message)
+    ctx.events.normal(body, d.reason, d.message)
     return None
 
 
@@ -294,9 +300,9 @@ async def _create_pod(ctx: Context, cluster: RayCluster, body: dict[str, Any], c
         await ctx.client.create(_owned(pod, body))
     except ApiError as exc:
         ctx.expectations.drop_create(key, c.group, name)
-        await ctx.events.warning(body, f"FailedToCreate{kind.capitalize()}Pod",
+        ctx.events.warning(body, f"FailedToCreate{kind.capitalize()}Pod",
                                  f"Failed to create {kind} Pod {key[0]}/{name}, {exc.message}")
         return Failure(f"FailedCreate{kind.capitalize()}Pod", exc.message)
     ctx.metrics.pods_created.labels(c.node_type).inc()
-    await ctx.events.normal(body, f"Created{kind.capitalize()}Pod", f"Created {kind} Pod {key[0]}/{name}")
+    ctx.events.normal(body, f"Created{kind.capitalize()}Pod", f"Created {kind} Pod {key[0]}/{name}")
     return None
