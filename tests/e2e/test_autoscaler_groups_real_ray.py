@@ -104,6 +104,7 @@ def test_gpu_demand_scales_only_the_gpu_group_and_demand_no_group_fits_is_report
         except AssertionError:
             print(autoscaler_log(core, namespace, name))
             raise
+    print(f"\nreplicas {rec.replicas}\npods {rec.pod_group}\nresult {result}")
     # The GPU task ran on a new pod of the gpu group, where Ray gave it the group's GPU; the CPU group never grew.
     assert rec.pod_group.get(result["host"]) == "gpu", (result, rec.pod_group)
     assert result["gpu_ids"] == ["0"], result
@@ -141,6 +142,7 @@ def test_a_group_whose_pods_cannot_be_scheduled_is_given_up_and_another_group_se
         except AssertionError:
             print(autoscaler_log(core, namespace, name))
             raise
+    print(f"\nreplicas {rec.replicas}\npods {rec.pod_group}\nresult {result}")
     # The autoscaler tried the preferred group first, gave its pod up, and the cpu group ran the task.
     assert rec.max_replicas("big") == 1, rec.replicas
     assert rec.pod_group.get(result["host"]) == "cpu", (result, rec.pod_group)
