@@ -52,6 +52,7 @@ crds-check: venv
 BENCH_SCENARIO ?= burst
 BENCH_ARGS ?=
 bench: venv tools
+	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m benchmarks.run --scenario $(BENCH_SCENARIO) --out benchmarks/results $(BENCH_ARGS)
 
 clean:
