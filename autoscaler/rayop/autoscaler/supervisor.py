@@ -2,9 +2,11 @@
 
 Why a supervisor: with autoscaler v2 the head pod has ``restartPolicy: Never`` (KubeRay's rule, kept for
 compatibility), so the kubelet never restarts a sidecar that died, and a cluster whose autoscaler died would stop
-scaling while looking healthy. The loop loads Ray's C++ GCS client, which can abort the process (a failed check
-when GCS goes away) or be the one the OOM killer picks. So the container's main process is this small parent, which
-imports nothing from Ray and runs the loop in a child process, restarting it with back-off whenever it dies.
+scaling while looking healthy. The loop loads Ray's C++ GCS client, which ends the process when GCS has been
+unreachable for 60 s (seen with Ray 2.60 when a head restarts in place: "Failed to connect to GCS within 60
+seconds"), and the loop may be the process the OOM killer picks. So the container's main process is this small
+parent, which imports nothing from Ray and runs the loop in a child process, restarting it with back-off whenever
+it dies; the new child waits for GCS before its first pass.
 
 The child starts from scratch each time; that is safe because the loop keeps nothing in memory that it needs after
 a restart (see :mod:`rayop.autoscaler.loop`).
