@@ -22,8 +22,27 @@ from typing import Any
 logger = logging.getLogger("rayop.workqueue")
 
 Key = tuple[str, str]
-#: A pass returns the delay until the next one (None: wait for an event or the resync period).
-ReconcileFn = Callable[[dict[str, Any]], Awaitable[float | None]]
+
+#: Retry delays after failed passes: 2 s doubling up to 5 minutes, per object (controller-runtime's per-item
+#: exponential back-off, which KubeRay uses). A lasting failure (a ResourceQuota, a webhook refusing pods, a
+#: terminating namespace) then costs a pass and a Warning event every few minutes instead of every 2 s; an event
+#: about the object or its children still wakes it at once.
+ERROR_BACKOFF_FIRST_S = 2.0
+ERROR_BACKOFF_MAX_S = 300.0
+
+
+def error_backoff(failures: int) -> float:
+    """Delay before the next pass after ``failures`` consecutive failed passes (``failures`` >= 1)."""
+    return min(ERROR_BACKOFF_FIRST_S * 2.0 ** min(max(failures - 1, 0), 30), ERROR_BACKOFF_MAX_S)
+
+
+class Failed:
+    """Returned by a pass that failed without raising: retry after :func:`error_backoff` (as a raised error does)."""
+
+
+FAILED = Failed()
+#: A pass returns the delay until the next one (None: wait for an event or the resync period), or FAILED.
+ReconcileFn = Callable[[dict[str, Any]], Awaitable[float | Failed | None]]
 
 
 @dataclass
@@ -33,6 +52,8 @@ class _Worker:
     urgent: bool = True
     body: dict[str, Any] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    #: Consecutive failed passes (reset by the first one that does not fail).
+    failures: int = 0
 
 
 class WorkQueue:
@@ -106,9 +127,14 @@ class WorkQueue:
             worker.urgent = False
             async with self._sem:
                 try:
-                    delay = await self._reconcile(worker.body)
+                    result = await self._reconcile(worker.body)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
                     logger.exception("reconcile of %s/%s failed", *key)
-                    delay = 2.0
+                    result = FAILED
+            if isinstance(result, Failed):
+                worker.failures += 1
+                delay = error_backoff(worker.failures)
+            else:
+                worker.failures, delay = 0, result

@@ -24,7 +24,7 @@ from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.reconcile import raycluster as rc
 from rayop.operator.reconcile.events import EventRecorder
 from rayop.operator.reconcile.observed import slim_pod
-from rayop.operator.workqueue import WorkQueue
+from rayop.operator.workqueue import FAILED, Failed, WorkQueue
 
 logger = logging.getLogger("rayop.handlers.raycluster")
 
@@ -39,18 +39,6 @@ def _owner_key(obj: dict[str, Any]) -> tuple[str, str] | None:
     meta = obj.get("metadata", {})
     cluster = (meta.get("labels") or {}).get(L.RAY_CLUSTER)
     return (meta.get("namespace", ""), cluster) if cluster else None
-
-
-#: Retry delays after failed passes: 2 s doubling up to 5 minutes (KubeRay: controller-runtime's per-item exponential
-#: back-off). A failure that persists (a ResourceQuota, a webhook refusing pods) then costs a Warning event every few
-#: minutes instead of every 2 s; any change of the RayCluster or its pods still runs a pass at once.
-ERROR_BACKOFF_FIRST_S = 2.0
-ERROR_BACKOFF_MAX_S = 300.0
-
-
-def error_backoff(failures: int) -> float:
-    """Delay before the next pass after ``failures`` consecutive failed passes (``failures`` >= 1)."""
-    return min(ERROR_BACKOFF_FIRST_S * 2.0 ** min(max(failures - 1, 0), 30), ERROR_BACKOFF_MAX_S)
 
 
 def needs_pass(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
@@ -78,12 +66,8 @@ def register(registry: kopf.OperatorRegistry) -> None:
         metrics = OperatorMetrics()
         metrics.serve(settings.metrics_port)
 
-        #: RayCluster uid -> consecutive failed passes (in memory only: after a restart the back-off starts over).
-        failures: dict[str, int] = {}
-
-        async def run_pass(body: dict[str, Any]) -> float | None:
+        async def run_pass(body: dict[str, Any]) -> float | Failed | None:
             started = time.monotonic()
-            uid = body.get("metadata", {}).get("uid", "")
             try:
                 outcome = await rc.reconcile(memo.rc_context, body)
             except Exception:
@@ -98,9 +82,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
                 # Events normally clear expectations first; this only bounds a lost event to the expectation TTL.
                 return memo.rc_context.expectations.ttl
             if outcome.error and outcome.error != "invalid spec":
-                failures[uid] = failures.get(uid, 0) + 1
-                return error_backoff(failures[uid])
-            failures.pop(uid, None)
+                return FAILED
             return None
 
         memo.rc_queue = WorkQueue(run_pass, concurrency=settings.max_concurrent_reconciles,
@@ -128,7 +110,6 @@ def register(registry: kopf.OperatorRegistry) -> None:
                 return
             if kind == "DELETED":
                 memo.rc_queue.discard(key)
-                failures.pop(meta.get("uid", ""), None)
                 memo.rc_context.expectations.forget(key)
                 metrics.forget_cluster(key[1], key[0], meta.get("uid", ""))
             else:
