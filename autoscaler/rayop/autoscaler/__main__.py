@@ -58,7 +58,7 @@ def build_parser(settings: AutoscalerSettings | None = None) -> argparse.Argumen
     return p
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, settings: AutoscalerSettings) -> int:
     from rayop.autoscaler.kube_io import KubeIO
     from rayop.autoscaler.loop import run_once
     from rayop.autoscaler.ray_gcs import RayGcs, wait_for_gcs
@@ -71,7 +71,7 @@ async def _run(args: argparse.Namespace) -> int:
         log.error("GCS at %s did not answer within %.0fs", address, args.gcs_wait_seconds)
         return 1
     log.info("GCS at %s answers", address)
-    head_pod = AutoscalerSettings().head_pod_name
+    head_pod = settings.head_pod_name
     gcs = RayGcs(address, head_pod_name=head_pod)
     client = KubeClient(load_connection(args.kubeconfig), field_manager="rayop-autoscaler")
     kube = KubeIO(client, args.cluster_name, args.cluster_namespace, instance=head_pod or "")
@@ -90,12 +90,13 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point used by ``rayop autoscaler``."""
-    args = build_parser().parse_args(argv)
+    settings = AutoscalerSettings()
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.worker and not args.once:
         return supervise(worker_command(argv))
     try:
-        return asyncio.run(_run(args))
+        return asyncio.run(_run(args, settings))
     except KeyboardInterrupt:
         return 0
 
