@@ -36,7 +36,16 @@ def report(**kw):
     print("RESULT " + json.dumps(kw), flush=True)
 """
 
-#: Two tasks of 1 CPU each, held for a while, on a cluster with no worker: needs two new workers.
+#: A 1-CPU task that holds its worker for ``seconds`` and returns the pod it ran on (to follow ``PRELUDE``).
+HOLD = """
+@ray.remote(num_cpus=1)
+def hold(seconds):
+    import socket, time
+    time.sleep(seconds)
+    return socket.gethostname()
+"""
+
+
 def run_driver(script: str, head_ip: str, *args: str, timeout: float = 600) -> dict[str, Any]:
     # A connection refused at ray.init (the head's per-client server starting slowly on 2 busy cores) happens before
     # the driver does anything, so retrying it, as a notebook user would, does not change the scenario.

@@ -13,6 +13,7 @@ import pytest
 
 from tests.component.test_raycluster import cluster_pods, get_cluster
 from tests.e2e.autoscaler_support import (
+    HOLD,
     KUBERAY_AUTOSCALER_ARGS,
     PRELUDE,
     Recorder,
@@ -26,12 +27,8 @@ from tests.e2e.autoscaler_support import (
 )
 from tests.helpers import wait_for
 
-DEMAND = PRELUDE + """
-@ray.remote(num_cpus=1)
-def hold(seconds):
-    import socket, time
-    time.sleep(seconds)
-    return socket.gethostname()
+#: Two tasks of 1 CPU each, held for a while, on a cluster with no worker: needs two new workers.
+DEMAND = PRELUDE + HOLD + """
 
 before = set(workers())
 t0 = time.time()
@@ -51,18 +48,12 @@ ray.shutdown()
 """
 
 #: A detached actor (1 CPU) plus a task (1 CPU): two workers; the actor's must outlive the idle timeout.
-DETACHED = PRELUDE + """
+DETACHED = PRELUDE + HOLD + """
 @ray.remote(num_cpus=1)
 class Keeper:
     def where(self):
         import socket
         return socket.gethostname()
-
-@ray.remote(num_cpus=1)
-def hold(seconds):
-    import socket, time
-    time.sleep(seconds)
-    return socket.gethostname()
 
 t0 = time.time()
 keeper = Keeper.options(name="keeper", namespace="autoscaler-e2e", lifetime="detached").remote()

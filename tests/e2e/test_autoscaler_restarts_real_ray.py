@@ -20,6 +20,7 @@ import pytest
 from rayop.controlplane.devenv import start_operator
 from tests.component.test_raycluster import cluster_pods, get_cluster
 from tests.e2e.autoscaler_support import (
+    HOLD,
     PRELUDE,
     Recorder,
     autoscaler_log,
@@ -32,12 +33,7 @@ from tests.e2e.autoscaler_support import (
 from tests.helpers import wait_for
 
 #: Two 1-CPU tasks held long enough for the restarts to happen while the scale-up is under way.
-HOLD_TWO = PRELUDE + """
-@ray.remote(num_cpus=1)
-def hold(seconds):
-    import socket, time
-    time.sleep(seconds)
-    return socket.gethostname()
+HOLD_TWO = PRELUDE + HOLD + """
 
 t0 = time.time()
 hosts = ray.get([hold.remote(float(sys.argv[2])) for _ in range(2)], timeout=400)
