@@ -265,3 +265,14 @@ def test_repeated_pass_emits_no_duplicate_events() -> None:
         asyncio.run(run_once(kube, gcs, LoopConfig(), Metrics(0), now=1000.0))  # type: ignore[arg-type]
     assert kube.events == ["unsatisfiable: 1 pending task {GPU: 1}: no worker group has nodes that fit"]
 
+
+
+def test_a_group_whose_cpu_cannot_be_read_is_reported_once_and_nothing_is_scaled() -> None:
+    cr = cluster(group_spec(name="nocpu", limits={"memory": "1Gi"}))
+    kube, gcs = FakeKube(cr, []), FakeGcs(GcsSnapshot(pending_tasks=[{"CPU": 1}]))
+    for _ in range(2):
+        asyncio.run(run_once(kube, gcs, LoopConfig(), Metrics(0), now=1000.0))  # type: ignore[arg-type]
+    assert kube.patches == []
+    assert len(kube.events) == 1 and kube.events[0].startswith("cannot autoscale: failed to detect CPU")
+    assert "group nocpu" in kube.events[0]
+    assert kube_io.event_reason(kube.events[0]) == ("AutoscalerInvalidSpec", True)

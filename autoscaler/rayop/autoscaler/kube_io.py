@@ -19,7 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from rayop.autoscaler.state import ClusterState, Decision, GroupShape, WorkerPod
+from rayop.autoscaler.state import Decision, GroupShape, WorkerPod
 from rayop.kube.client import ApiError, KubeClient
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def build_scale_patch(cluster: dict[str, Any], groups: tuple[GroupShape, ...],
     return [{"op": "test", "path": "/metadata/resourceVersion", "value": rv}, *ops]
 
 
-def build_annotations(decision: Decision, state: ClusterState, now: float) -> dict[str, str | None]:
+def build_annotations(decision: Decision, now: float) -> dict[str, str | None]:
     """Annotation values (None removes one): latest decision with reasons, and blocked groups."""
     summary = {
         "time": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -145,6 +145,8 @@ def event_reason(text: str) -> tuple[str, bool]:
     """(Event reason, is warning) for one decision reason line."""
     if text.startswith("unsatisfiable"):
         return "AutoscalerUnsatisfiable", True
+    if text.startswith("cannot autoscale"):
+        return "AutoscalerInvalidSpec", True
     if "unschedulable" in text:
         return "AutoscalerUnschedulable", True
     if "removing idle" in text:

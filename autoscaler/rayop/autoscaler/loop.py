@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rayop.api.raycluster import RayCluster
 from rayop.autoscaler import kube_io
 from rayop.autoscaler.policy import decide
 from rayop.autoscaler.ray_gcs import Gcs, GcsSnapshot
@@ -22,6 +23,7 @@ from rayop.autoscaler.state import (
     DEFAULT_UNSCHEDULABLE_BOUND_S,
     ClusterState,
     Decision,
+    GroupShapeError,
     GroupTarget,
     group_shapes,
     upscaling_mode,
@@ -44,14 +46,15 @@ def build_state(cluster: dict[str, Any], pods: list[dict[str, Any]], snap: GcsSn
                 ) -> ClusterState:
     """The planner's input from the raw CR, pod list and GCS snapshot."""
     workers = [p for p in (kube_io.worker_pod(o) for o in pods) if p is not None]
+    rc = RayCluster.parse(cluster)  # once per pass, for both the groups and the upscaling mode
     return ClusterState(
-        groups=group_shapes(cluster),
+        groups=group_shapes(rc),
         nodes=tuple(snap.nodes),
         pods=tuple(workers),
         pending_tasks=tuple(snap.pending_tasks),
         placement_groups=tuple(snap.placement_groups),
         constraints=tuple(snap.constraints),
-        upscaling_mode=upscaling_mode(cluster),
+        upscaling_mode=upscaling_mode(rc),
         unschedulable_bound_s=config.unschedulable_bound_s,
         block_s=config.block_s,
         blocked_until=kube_io.blocked_groups(cluster),
@@ -127,8 +130,13 @@ async def run_once(kube: kube_io.KubeIO, gcs: Gcs, config: LoopConfig, metrics: 
     now = time.time() if now is None else now
     cluster = await kube.get_cluster()
     pods = await kube.list_pods()
-    snap = await asyncio.to_thread(gcs.resource_state)
-    state = build_state(cluster, pods, snap, config)
+    try:
+        state = build_state(cluster, pods, await asyncio.to_thread(gcs.resource_state), config)
+    except GroupShapeError as exc:
+        # A spec this autoscaler cannot read: say so on the RayCluster (once, like every decision) and scale nothing.
+        decision = Decision(reasons=[f"cannot autoscale: {exc}"], blocked_until=kube_io.blocked_groups(cluster))
+        await _explain(kube, cluster, decision, now)
+        return decision
     decision = decide(state, now)
 
     rejected: set[str] = set()
@@ -160,12 +168,18 @@ async def run_once(kube: kube_io.KubeIO, gcs: Gcs, config: LoopConfig, metrics: 
         log.info("applied %s", patch)
     metrics.observe(state, decision)
 
+    await _explain(kube, cluster, decision, now)
+    return decision
+
+
+async def _explain(kube: kube_io.KubeIO, cluster: dict[str, Any], decision: Decision, now: float) -> None:
+    """New reasons become events; the decision (and blocked groups) go to the annotations when they changed."""
     previous = kube_io.last_reasons(cluster)
     if decision.reasons != previous:
         for line in decision.reasons:
             log.info("%s", line)
         await kube.emit(cluster, [r for r in decision.reasons if r not in previous], now)
-    annotations = kube_io.build_annotations(decision, state, now)
+    annotations = kube_io.build_annotations(decision, now)
     current = (cluster.get("metadata") or {}).get("annotations") or {}
     if decision.reasons != previous or any(current.get(k) != v for k, v in annotations.items()
                                            if k != kube_io.LAST_DECISION_ANNOTATION):
@@ -173,7 +187,6 @@ async def run_once(kube: kube_io.KubeIO, gcs: Gcs, config: LoopConfig, metrics: 
             await kube.annotate(annotations)
         except ApiError as exc:
             log.warning("could not record the decision annotation: %s", exc)
-    return decision
 
 
 async def run_forever(kube: kube_io.KubeIO, gcs: Gcs, config: LoopConfig, metrics: Metrics,
