@@ -34,9 +34,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keep-going", action="store_true", help="run the remaining peers if one fails")
     defaults = Params()
     for f in fields(Params):
-        ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)), default=None,
+        kind = type(getattr(defaults, f.name))
+        ap.add_argument(f"--{f.name.replace('_', '-')}", type=_yes_no if kind is bool else kind, default=None,
                         help=f"default {getattr(defaults, f.name)} ({getattr(Params.smoke(), f.name)} for smoke)")
     return ap.parse_args(argv)
+
+
+def _yes_no(text: str) -> bool:
+    """``--kwok-per-node no``: argparse's ``bool`` would read any non-empty word as true."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
 
 
 def params_from(args: argparse.Namespace) -> Params:

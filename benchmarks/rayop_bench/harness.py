@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from rayop.controlplane.cluster import KWOK_POD_CIDR, ControlPlane, ControlPlaneConfig
-from rayop.controlplane.nodes import NodeShape
+from rayop.controlplane.nodes import NodeShape, node_names
 from rayop.controlplane.processes import Component, free_port
 from rayop.controlplane.tools import KWOK_STAGES_FILE
 from rayop.kube.client import KubeClient
@@ -39,24 +39,36 @@ def node_shapes(params: Params) -> tuple[NodeShape, ...]:
 
 
 def start_kwok(cp: ControlPlane, params: Params, timeout: float = 60.0) -> None:
-    """kwok as the control plane starts it, plus a KwokConfiguration raising ``podPlayStageParallelism``.
+    """kwok with a KwokConfiguration raising ``podPlayStageParallelism``; by default one kwok process per node.
 
     With kwok's default (4 pods moved through a stage at a time) Ready pods top out near 20/s on this machine for
     every peer alike, the bare client included, which hides the operators' differences.
+
+    One kwok for all nodes watches every pod through one stream and matches each event on one goroutine. In a
+    burst it falls behind, the API server closes its watch as unresponsive (``apiserver_terminated_watchers_total``),
+    kwok relists every pod, and each pod in flight gets its ``pod-ready`` stage played twice: the second play is
+    rejected (422, two pod IPs) after it has taken a worker and an API call. One kwok per node, watching
+    ``spec.nodeName=<node>`` like a kubelet, keeps each stream small and uses both cores.
     """
     config = cp.workdir / "kwok-bench.yaml"
     conf = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
             "options": {"podPlayStageParallelism": params.kwok_parallelism,
                         "nodePlayStageParallelism": 8, "nodeLeaseParallelism": 8}}
     config.write_text(yaml.safe_dump(conf) + "---\n" + (cp.bin / KWOK_STAGES_FILE).read_text())
-    comp = Component("kwok", [
-        str(cp.bin / "kwok"), f"--kubeconfig={cp.kubeconfig}", f"--config={config}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        "--manage-nodes-with-label-selector=", f"--cidr={KWOK_POD_CIDR}", "--node-ip=10.234.0.1",
-        "--node-lease-duration-seconds=40", f"--server-address=127.0.0.1:{free_port()}",
-    ], cp.logs / "kwok.log")
-    comp.start()
-    cp.components.append(comp)
+    common = [str(cp.bin / "kwok"), f"--kubeconfig={cp.kubeconfig}", f"--config={config}",
+              f"--cidr={KWOK_POD_CIDR}", "--node-ip=10.234.0.1", "--node-lease-duration-seconds=40"]
+    if params.kwok_per_node:
+        comps = [Component(f"kwok-{name}", [*common, "--manage-all-nodes=false", f"--manage-single-node={name}",
+                                             f"--server-address=127.0.0.1:{free_port()}"],
+                           cp.logs / f"kwok-{name}.log") for name in node_names(cp.config.node_shapes)]
+    else:
+        comps = [Component("kwok", [*common, "--manage-all-nodes=false",
+                                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                                    "--manage-nodes-with-label-selector=",
+                                    f"--server-address=127.0.0.1:{free_port()}"], cp.logs / "kwok.log")]
+    for comp in comps:
+        comp.start()
+        cp.components.append(comp)
     want = sum(s.count for s in cp.config.node_shapes)
     client = KubeClient(from_kubeconfig(cp.kubeconfig))
 
@@ -69,14 +81,43 @@ def start_kwok(cp: ControlPlane, params: Params, timeout: float = 60.0) -> None:
         try:
             deadline = time.monotonic() + timeout
             while await ready_nodes() < want:
-                comp.check_alive()
+                for comp in comps:
+                    comp.check_alive()
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"kwok nodes not Ready:\n{comp.log_tail()}")
+                    raise TimeoutError(f"kwok nodes not Ready:\n{comps[0].log_tail()}")
                 await asyncio.sleep(0.2)
         finally:
             await client.close()
 
     asyncio.run(wait())
+
+
+def kwok_rejected_plays(logs: Path) -> int:
+    """Stage plays kwok logged as failed: in these runs, duplicate ``pod-ready`` plays the API server rejected."""
+    total = 0
+    for path in logs.glob("kwok*.log"):
+        with path.open(errors="replace") as f:
+            total += sum(1 for line in f if "failed to apply stage" in line)
+    return total
+
+
+async def api_counters(client: KubeClient) -> dict[str, int]:
+    """The API server's request counts by verb and resource (``PATCH pods/status``, ``POST events`` ...), plus
+    ``terminated pod watches``: pod watches it closed because their client read too slowly (each forces the
+    client to re-watch, or to relist when its resource version has left the watch cache)."""
+    text = str((await client.request("GET", "/metrics")).get("message", ""))
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("apiserver_terminated_watchers_total") and 'resource="pods"' in line:
+            out["terminated pod watches"] = out.get("terminated pod watches", 0) + int(float(line.rsplit(" ", 1)[1]))
+        elif line.startswith("apiserver_request_total{"):
+            labels = dict(kv.split("=", 1) for kv in line[line.index("{") + 1:line.rindex("}")].split(","))
+            verb, resource = labels["verb"].strip('"'), labels["resource"].strip('"')
+            if verb in ("POST", "PUT", "PATCH", "DELETE", "LIST") and resource != "leases":
+                sub = labels.get("subresource", '""').strip('"')
+                key = f"{verb} {resource}{'/' + sub if sub else ''}"
+                out[key] = out.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return out
 
 
 def machine() -> dict[str, Any]:
@@ -118,7 +159,9 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
         "machine": machine(), "versions": versions(), "loadavg_before": os.getloadavg(),
     }
     workdir = Path(tempfile.mkdtemp(prefix="rayop-bench-"))
-    cp = ControlPlane.start(ControlPlaneConfig(workdir=workdir, node_shapes=node_shapes(params), with_kwok=False))
+    cp = ControlPlane.start(ControlPlaneConfig(
+        workdir=workdir, node_shapes=node_shapes(params), with_kwok=False,
+        apiserver_args=() if params.pod_watch_cache else ("--watch-cache-sizes=pods#0",)))
     peer: operators.Peer | None = None
     try:
         start_kwok(cp, params)
@@ -142,9 +185,9 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
         if peer:
             peer.stop()
         cp.stop()
-        for comp in ("kube-apiserver", "kube-controller-manager", "kwok"):
-            src = workdir / "logs" / f"{comp}.log"
-            if src.exists():
+        record.setdefault("figures", {})["kwok_rejected_plays"] = kwok_rejected_plays(workdir / "logs")
+        for src in (workdir / "logs").glob("*.log"):
+            if src.name.startswith(("kube-apiserver", "kube-controller-manager", "kwok")):
                 shutil.copy(src, logdir / src.name)
         shutil.rmtree(workdir, ignore_errors=True)
         (outdir / f"{operator}.json").write_text(json.dumps(record, indent=1, default=str))
@@ -165,8 +208,14 @@ async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, para
         warm = await warm_up(ctx)
         ctx.log(f"warm-up cluster ready in {warm}s; running {scenario}")
         t0 = sampler.mark().t if sampler else time.monotonic()
+        api0 = await api_counters(client)
         figures = await RUNNERS[scenario](ctx)
         figures["warmup_s"] = warm
+        api1 = await api_counters(client)
+        delta = {k: v - api0.get(k, 0) for k, v in sorted(api1.items()) if v - api0.get(k, 0)}
+        figures["terminated_pod_watches"] = delta.pop("terminated pod watches", 0)
+        figures["api_writes"] = sum(v for k, v in delta.items() if not k.startswith("LIST"))
+        figures["api_requests"] = delta
         if sampler:
             figures["peak_rss_mib"] = mib(sampler.peak_rss_bytes())
             figures["final_rss_mib"] = mib(sampler.mark().rss_bytes)

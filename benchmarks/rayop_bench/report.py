@@ -6,6 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+#: API work and control-plane trouble during the scenario: writes (and LISTs) the API server served, pod watches it
+#: closed as too slow, and kwok stage plays it rejected (duplicates after such a relist).
+HARNESS_HEALTH = [("api_writes", "API writes during the scenario"),
+                  ("terminated_pod_watches", "pod watches closed as too slow"),
+                  ("kwok_rejected_plays", "kwok plays rejected (whole run)")]
+
 #: The figures each scenario's table shows, in order, with a label (lower is better unless marked ↑).
 HEADLINES: dict[str, list[tuple[str, str]]] = {
     "burst": [("create_s", "create all RayClusters (s)"), ("ready_s", "all clusters ready (s)"),
@@ -13,10 +19,10 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
               ("pods_ready_s", "all pods Ready (s)"), ("pods_per_s", "pods Ready/s ↑"),
               ("cluster_ready_p50_s", "cluster ready p50 (s)"), ("cluster_ready_p99_s", "cluster ready p99 (s)"),
               ("operator_cpu_s", "operator CPU (s)"), ("peak_rss_mib", "operator peak RSS (MiB)"),
-              ("apiserver_cpu_s", "kube-apiserver CPU (s)")],
+              ("apiserver_cpu_s", "kube-apiserver CPU (s)"), *HARNESS_HEALTH],
     "fairness": [("small_latency_s", "second cluster 0→1 latency (s)"), ("big_ready_s", "big cluster ready (s)"),
                  ("big_pods_per_s", "big cluster pods/s ↑"), ("operator_cpu_s", "operator CPU (s)"),
-                 ("peak_rss_mib", "operator peak RSS (MiB)")],
+                 ("peak_rss_mib", "operator peak RSS (MiB)"), *HARNESS_HEALTH],
     "steady": [("pods", "managed pods"), ("rss_mib", "operator RSS at end of idle (MiB)"),
                ("rss_mean_mib", "operator RSS mean (MiB)"), ("operator_cpu_s_per_min", "operator CPU s/min idle"),
                ("apiserver_cpu_s_per_min", "kube-apiserver CPU s/min idle"), ("setup_s", "setup: all ready (s)"),
@@ -24,7 +30,7 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
     "churn": [("changes", "spec changes"), ("latency_p50_s", "latency p50 (s)"), ("latency_p99_s", "latency p99 (s)"),
               ("up_p50_s", "scale-up p50 (s)"), ("down_p50_s", "scale-down p50 (s)"),
               ("churn_total_s", "whole churn (s)"), ("churn_operator_cpu_s", "operator CPU (s)"),
-              ("peak_rss_mib", "operator peak RSS (MiB)")],
+              ("peak_rss_mib", "operator peak RSS (MiB)"), *HARNESS_HEALTH],
     "smoke": [("ready_s", "all clusters ready (s)"), ("pods_per_s", "pods/s ↑"), ("latency_p50_s", "churn p50 (s)"),
               ("latency_p99_s", "churn p99 (s)"), ("operator_cpu_s", "operator CPU (s)"),
               ("peak_rss_mib", "operator peak RSS (MiB)")],

@@ -47,6 +47,8 @@ class Params:
     client_connections: int = 32  # the harness's (and the ceiling's) HTTP/1.1 connections; 100 was slower (TLS, CPU)
     sample_interval: float = 0.5
     kwok_parallelism: int = 32  # kwok's podPlayStageParallelism (its default 4 caps Ready pods near 20/s)
+    pod_watch_cache: bool = True  # False: kube-apiserver serves pod watches from etcd (--watch-cache-sizes=pods#0)
+    kwok_per_node: bool = True  # one kwok per node, as one kubelet per node (False: one kwok for every node)
 
     @classmethod
     def smoke(cls) -> Params:

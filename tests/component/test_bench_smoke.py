@@ -30,6 +30,10 @@ def test_smoke_scenario_against_rayop_produces_figures_and_a_table(tmp_path: Pat
     assert figures["latency_p99_s"] >= figures["latency_p50_s"] > 0
     assert figures["operator_cpu_s"] > 0 and figures["peak_rss_mib"] > 10
     assert max(n for _, n in record["series"]["ready_pods"]) >= figures["pods"]
+    # the API server's own counters: at least one POST per pod, and the health figures are recorded
+    assert figures["api_requests"]["POST pods"] >= figures["pods"]
+    assert figures["api_writes"] >= figures["api_requests"]["POST pods"]
+    assert figures["terminated_pod_watches"] >= 0 and figures["kwok_rejected_plays"] >= 0
 
     saved = json.loads((tmp_path / "rayop.json").read_text())
     assert saved["machine"]["cores"] and saved["versions"]["kubernetes"]

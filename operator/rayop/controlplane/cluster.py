@@ -47,7 +47,8 @@ class ControlPlaneConfig:
     with_controller_manager: bool = True
     with_kwok: bool = True
     start_timeout: float = 120.0
-    verbose: bool = False
+    #: Extra kube-apiserver flags, appended last (the benchmarks use this to change the pod watch cache).
+    apiserver_args: tuple[str, ...] = ()
 
 
 class ControlPlane:
@@ -190,6 +191,7 @@ class ControlPlane:
             "--max-requests-inflight=1600",
             "--max-mutating-requests-inflight=800",
             "--v=0",
+            *self.config.apiserver_args,
         ])
         self._write_kubeconfigs()
         self._wait(lambda: self._api_get("/readyz") is not None, apiserver, "kube-apiserver /readyz")
