@@ -196,7 +196,8 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
 
 async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, params: Params,
                      pids: dict[str, int]) -> dict[str, Any]:
-    client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-bench", qps_limit=params.client_connections)
+    client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-bench",
+                        max_connections=params.client_connections)
     watcher = Watcher(client, watch_rayclusters=peer.is_operator)
     sampler = TreeSampler(peer.pid, params.sample_interval).start() if peer.pid else None
     try:

@@ -87,12 +87,15 @@ def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
 class KubeClient:
     """Async JSON client for one API server. Create once per process; close with :meth:`close`."""
 
-    def __init__(self, conn: Connection, field_manager: str = "rayop", qps_limit: int = 100) -> None:
+    def __init__(self, conn: Connection, field_manager: str = "rayop", max_connections: int = 100) -> None:
+        """``max_connections`` bounds the requests in flight (HTTP/1.1: one per connection); watches hold
+        connections of their own and do not count against it."""
         self.conn = conn
         self.field_manager = field_manager
         self._ssl = _ssl_context(conn)
         self._session: aiohttp.ClientSession | None = None
-        self._limit = qps_limit
+        self._watch_session: aiohttp.ClientSession | None = None
+        self._limit = max_connections
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -100,9 +103,15 @@ class KubeClient:
             self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60))
         return self._session
 
+    async def _get_watch_session(self) -> aiohttp.ClientSession:
+        if self._watch_session is None or self._watch_session.closed:
+            self._watch_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl, limit=0))
+        return self._watch_session
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
 
     def _headers(self, content_type: str | None = None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -192,7 +201,7 @@ class KubeClient:
         label_selector: str | None = None, timeout_seconds: int = 300,
     ) -> AsyncIterator[JSON]:
         """Yield watch events (``{"type":..., "object":...}``) until the server closes the stream."""
-        session = await self._get_session()
+        session = await self._get_watch_session()
         params = {
             "watch": "true", "resourceVersion": resource_version, "labelSelector": label_selector,
             "timeoutSeconds": timeout_seconds, "allowWatchBookmarks": "true",

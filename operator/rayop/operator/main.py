@@ -80,7 +80,7 @@ async def operator_main(
 ) -> None:
     """Run the operator until ``stop_flag`` is set (or forever)."""
     conn = load_connection(settings.kubeconfig)
-    client = KubeClient(conn, field_manager=settings.operator_name, qps_limit=settings.api_connections)
+    client = KubeClient(conn, field_manager=settings.operator_name, max_connections=settings.api_connections)
     registry = build_registry()
 
     @kopf.on.login(registry=registry)
