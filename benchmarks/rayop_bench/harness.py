@@ -93,7 +93,8 @@ def start_kwok(cp: ControlPlane, params: Params, timeout: float = 60.0) -> None:
 
 
 def kwok_rejected_plays(logs: Path) -> int:
-    """Stage plays kwok logged as failed: in these runs, duplicate ``pod-ready`` plays the API server rejected."""
+    """Stage plays kwok logged as failed: duplicate ``pod-ready`` plays the API server rejected (422, a second pod
+    IP) after kwok relisted, and ``pod-delete`` plays on pods already gone (404)."""
     total = 0
     for path in logs.glob("kwok*.log"):
         with path.open(errors="replace") as f:
@@ -102,12 +103,16 @@ def kwok_rejected_plays(logs: Path) -> int:
 
 
 async def api_counters(client: KubeClient) -> dict[str, int]:
-    """The API server's request counts by verb and resource (``PATCH pods/status``, ``POST events`` ...), plus
-    ``terminated pod watches``: pod watches it closed because their client read too slowly (each forces the
-    client to re-watch, or to relist when its resource version has left the watch cache)."""
-    text = str((await client.request("GET", "/metrics")).get("message", ""))
+    """:func:`parse_api_counters` of the API server's ``/metrics`` now."""
+    return parse_api_counters(str((await client.request("GET", "/metrics")).get("message", "")))
+
+
+def parse_api_counters(metrics: str) -> dict[str, int]:
+    """The API server's request counts by verb and resource (``PATCH pods/status``, ``POST events`` ...; lease
+    renewals left out), plus ``terminated pod watches``: pod watches it closed because their client read too slowly
+    (each forces the client to re-watch, or to relist when its resource version has left the watch cache)."""
     out: dict[str, int] = {}
-    for line in text.splitlines():
+    for line in metrics.splitlines():
         if line.startswith("apiserver_terminated_watchers_total") and 'resource="pods"' in line:
             out["terminated pod watches"] = out.get("terminated pod watches", 0) + int(float(line.rsplit(" ", 1)[1]))
         elif line.startswith("apiserver_request_total{"):

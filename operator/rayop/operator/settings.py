@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     """Most requests in flight to the API server (HTTP/1.1: one per connection; watches have connections of their
     own). More is not faster on a busy API server: it saturates its CPU, which then closes watches (the scheduler's,
     kwok's, rayop's) as too slow to keep up, and everyone re-watches. In the 200-cluster burst on 2 cores, 10
-    connections made every cluster ready in a median 20.0 s (7 runs; 19-56 closed watches), 32 in 22.2 s (11 runs;
-    44-128 closed watches); ``benchmarks/README.md`` has the runs."""
+    connections made every cluster ready in a median 20.0 s (7 runs; 18-57 closed watches), 32 in 22.2 s (11 runs;
+    25-128 closed watches); ``benchmarks/README.md`` has the runs."""
 
     max_pod_creates_per_pass: int = Field(default=50, ge=1)
     """Upper bound of pods one cluster creates in one reconcile pass, so one big scale-up cannot starve others."""
