@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,8 +254,17 @@ async def _reconcile_pods(
     # Every host of a multi-host replica shares one replica name, chosen here for the whole replica.
     replica_names = {c.replica_key: names.multihost_replica_name(c.group, _random_suffix())
                      for c in plan.creates if c.replica_key is not None}
-    results = await asyncio.gather(*(_delete_pod(ctx, body, d) for d in plan.deletes),
-                                   *(_create_pod(ctx, cluster, body, c, key, replica_names) for c in plan.creates))
+    # One pass keeps at most half of the API connections busy, so a big scale-up never queues a small cluster's
+    # requests behind its own (the fairness benchmark: KubeRay issue #3909).
+    slots = asyncio.Semaphore(max(1, ctx.settings.api_connections // 2))
+
+    async def bounded(call: Awaitable[Failure | None]) -> Failure | None:
+        async with slots:
+            return await call
+
+    results = await asyncio.gather(*(bounded(_delete_pod(ctx, body, d)) for d in plan.deletes),
+                                   *(bounded(_create_pod(ctx, cluster, body, c, key, replica_names))
+                                     for c in plan.creates))
     for res in results:
         if res is not None and failure is None:
             failure = res
