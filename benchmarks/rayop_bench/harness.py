@@ -15,12 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from rayop.controlplane.cluster import KWOK_POD_CIDR, ControlPlane, ControlPlaneConfig
-from rayop.controlplane.nodes import NodeShape, node_names
-from rayop.controlplane.processes import Component, free_port
-from rayop.controlplane.tools import KWOK_STAGES_FILE
+from rayop.controlplane.cluster import ControlPlane, ControlPlaneConfig
+from rayop.controlplane.nodes import NodeShape
 from rayop.kube.client import KubeClient
 from rayop.kube.config import from_kubeconfig
 
@@ -36,60 +32,6 @@ def node_shapes(params: Params) -> tuple[NodeShape, ...]:
                params.churn_clusters * (1 + params.churn_high))
     count = max(10, -(-int(need * 1.2) // 200))
     return (NodeShape("bench", count=count, cpu="256", memory="2Ti", pods=200),)
-
-
-def start_kwok(cp: ControlPlane, params: Params, timeout: float = 60.0) -> None:
-    """kwok with a KwokConfiguration raising ``podPlayStageParallelism``; by default one kwok process per node.
-
-    With kwok's default (4 pods moved through a stage at a time) Ready pods top out near 20/s on this machine for
-    every peer alike, the bare client included, which hides the operators' differences.
-
-    One kwok for all nodes watches every pod through one stream and matches each event on one goroutine. In a
-    burst it falls behind, the API server closes its watch as unresponsive (``apiserver_terminated_watchers_total``),
-    kwok relists every pod, and each pod in flight gets its ``pod-ready`` stage played twice: the second play is
-    rejected (422, two pod IPs) after it has taken a worker and an API call. One kwok per node, watching
-    ``spec.nodeName=<node>`` like a kubelet, keeps each stream small and uses both cores.
-    """
-    config = cp.workdir / "kwok-bench.yaml"
-    conf = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
-            "options": {"podPlayStageParallelism": params.kwok_parallelism,
-                        "nodePlayStageParallelism": 8, "nodeLeaseParallelism": 8}}
-    config.write_text(yaml.safe_dump(conf) + "---\n" + (cp.bin / KWOK_STAGES_FILE).read_text())
-    common = [str(cp.bin / "kwok"), f"--kubeconfig={cp.kubeconfig}", f"--config={config}",
-              f"--cidr={KWOK_POD_CIDR}", "--node-ip=10.234.0.1", "--node-lease-duration-seconds=40"]
-    if params.kwok_per_node:
-        comps = [Component(f"kwok-{name}", [*common, "--manage-all-nodes=false", f"--manage-single-node={name}",
-                                             f"--server-address=127.0.0.1:{free_port()}"],
-                           cp.logs / f"kwok-{name}.log") for name in node_names(cp.config.node_shapes)]
-    else:
-        comps = [Component("kwok", [*common, "--manage-all-nodes=false",
-                                    "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                                    "--manage-nodes-with-label-selector=",
-                                    f"--server-address=127.0.0.1:{free_port()}"], cp.logs / "kwok.log")]
-    for comp in comps:
-        comp.start()
-        cp.components.append(comp)
-    want = sum(s.count for s in cp.config.node_shapes)
-    client = KubeClient(from_kubeconfig(cp.kubeconfig))
-
-    async def ready_nodes() -> int:
-        nodes = await client.list("v1", "nodes", label_selector="rayop.io/node-type=kwok")
-        return sum(1 for n in nodes if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                           for c in (n.get("status") or {}).get("conditions") or []))
-
-    async def wait() -> None:
-        try:
-            deadline = time.monotonic() + timeout
-            while await ready_nodes() < want:
-                for comp in comps:
-                    comp.check_alive()
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"kwok nodes not Ready:\n{comps[0].log_tail()}")
-                await asyncio.sleep(0.2)
-        finally:
-            await client.close()
-
-    asyncio.run(wait())
 
 
 def kwok_rejected_plays(logs: Path) -> int:
@@ -164,12 +106,15 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
         "machine": machine(), "versions": versions(), "loadavg_before": os.getloadavg(),
     }
     workdir = Path(tempfile.mkdtemp(prefix="rayop-bench-"))
+    # kwok's default podPlayStageParallelism (4 pods moved through a stage at a time) caps Ready pods near 20/s on
+    # this machine for every peer alike, the bare client included, which would hide the operators' differences.
     cp = ControlPlane.start(ControlPlaneConfig(
-        workdir=workdir, node_shapes=node_shapes(params), with_kwok=False,
+        workdir=workdir, node_shapes=node_shapes(params), kwok_per_node=params.kwok_per_node,
+        kwok_options={"podPlayStageParallelism": params.kwok_parallelism, "nodePlayStageParallelism": 8,
+                      "nodeLeaseParallelism": 8},
         apiserver_args=() if params.pod_watch_cache else ("--watch-cache-sizes=pods#0",)))
     peer: operators.Peer | None = None
     try:
-        start_kwok(cp, params)
         cp.apply_crds(operators.crd_files(operator))
         record["control_plane_start_s"] = round(cp.timings.get("total", 0.0), 2)
         t = time.monotonic()

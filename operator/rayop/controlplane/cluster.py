@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from . import kubeconfig as kc
-from .nodes import NodeShape, build_kwok_node, default_shapes
+from .nodes import NodeShape, build_kwok_node, default_shapes, node_names
 from .pki import CertificateAuthority, write_service_account_keys
 from .processes import Component, free_port
 from .tools import CONTROL_PLANE_TOOLS, KWOK_STAGES_FILE, ensure_tools
@@ -49,6 +49,11 @@ class ControlPlaneConfig:
     start_timeout: float = 120.0
     #: Extra kube-apiserver flags, appended last (the benchmarks use this to change the pod watch cache).
     apiserver_args: tuple[str, ...] = ()
+    #: KwokConfiguration options added to kwok's config (the benchmarks raise ``podPlayStageParallelism``).
+    kwok_options: dict[str, Any] = field(default_factory=dict)
+    #: One kwok per node, watching only its node's pods as a kubelet does, instead of one kwok for all nodes: a
+    #: single kwok falls behind in a burst, has its watch closed, relists and replays stages (benchmarks/README.md).
+    kwok_per_node: bool = False
 
 
 class ControlPlane:
@@ -248,19 +253,23 @@ class ControlPlane:
         ])
 
     def _start_kwok(self) -> None:
-        self._kwok_port = free_port()
-        self._component("kwok", [
-            str(self.bin / "kwok"),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--config={self.bin / KWOK_STAGES_FILE}",
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--manage-nodes-with-label-selector=",
-            f"--cidr={KWOK_POD_CIDR}",
-            "--node-ip=10.234.0.1",
-            "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{self._kwok_port}",
-        ])
+        config = self.bin / KWOK_STAGES_FILE
+        if self.config.kwok_options:
+            config = self.workdir / "kwok.yaml"
+            options = {"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokConfiguration",
+                       "options": self.config.kwok_options}
+            config.write_text(yaml.safe_dump(options) + "---\n" + (self.bin / KWOK_STAGES_FILE).read_text())
+        common = [str(self.bin / "kwok"), f"--kubeconfig={self.kubeconfig}", f"--config={config}",
+                  "--manage-all-nodes=false", f"--cidr={KWOK_POD_CIDR}", "--node-ip=10.234.0.1",
+                  "--node-lease-duration-seconds=40"]
+        if self.config.kwok_per_node:
+            for name in node_names(self.config.node_shapes):
+                self._component(f"kwok-{name}", [*common, f"--manage-single-node={name}",
+                                                 f"--server-address=127.0.0.1:{free_port()}"])
+        else:
+            self._component("kwok", [*common, "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                                     "--manage-nodes-with-label-selector=",
+                                     f"--server-address=127.0.0.1:{free_port()}"])
 
     def _create_nodes(self) -> None:
         for shape in self.config.node_shapes:
@@ -277,8 +286,9 @@ class ControlPlane:
                        by_name["kube-controller-manager"], "default ServiceAccount")
         if "kube-scheduler" in by_name:
             self._wait(lambda: _https_ok(self._sched_port), by_name["kube-scheduler"], "scheduler /healthz")
-        if "kwok" in by_name and self.config.node_shapes:
-            self._wait(self._kwok_nodes_ready, by_name["kwok"], "kwok nodes Ready")
+        kwoks = [c for c in self.components if c.name == "kwok" or c.name.startswith("kwok-")]
+        if kwoks and self.config.node_shapes:
+            self._wait(self._kwok_nodes_ready, kwoks, "kwok nodes Ready")
 
     def _kwok_nodes_ready(self) -> bool:
         nodes = self._api_get("/api/v1/nodes?labelSelector=rayop.io%2Fnode-type%3Dkwok") or {}
@@ -332,10 +342,13 @@ class ControlPlane:
         return {c.name: c.process.pid for c in self.components if c.process is not None}
 
     # -- helpers ------------------------------------------------------------------------------------------------
-    def _wait(self, check: Any, comp: Component, what: str) -> None:
+    def _wait(self, check: Any, comps: Component | list[Component], what: str) -> None:
+        comps = comps if isinstance(comps, list) else [comps]
+        comp = comps[0]
         deadline = time.monotonic() + self.config.start_timeout
         while time.monotonic() < deadline:
-            comp.check_alive()
+            for c in comps:
+                c.check_alive()
             with contextlib.suppress(Exception):
                 if check():
                     return
