@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayop.api.accelerators import is_gpu_resource_key
+from rayop.api.quantity import QuantityError, quantity_value
 from rayop.api.raycluster import RayCluster, WorkerGroupSpec
-from rayop.operator.builders.quantity import QuantityError, quantity_value
+from rayop.api.types import MAX_INT32
 
 Resources = dict[str, float]
 
@@ -43,7 +45,7 @@ class GroupShape:
     index: int
     resources: Resources
     min_replicas: int = 0
-    max_replicas: int = 2**31 - 1
+    max_replicas: int = MAX_INT32
     replicas: int = 0
     num_of_hosts: int = 1
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
@@ -203,7 +205,7 @@ def node_resources(group: dict[str, Any] | WorkerGroupSpec, group_name: str = ""
         out["GPU"] = float(params["num-gpus"])
     else:
         for key, value in [*limits.items(), *requests.items()]:
-            if key.endswith("gpu") and _round_up(value) > 0:
+            if is_gpu_resource_key(key) and _round_up(value) > 0:
                 out["GPU"] = _round_up(value)
                 break
 
@@ -242,7 +244,7 @@ def group_shapes(cluster: RayCluster | dict[str, Any]) -> tuple[GroupShape, ...]
             continue
         hosts = group.effective_num_of_hosts()
         minimum = group.min_replicas or 0
-        maximum = group.max_replicas if group.max_replicas is not None else 2**31 - 1
+        maximum = group.max_replicas if group.max_replicas is not None else MAX_INT32
         wtd = group.scale_strategy.workers_to_delete if group.scale_strategy else None
         shapes.append(GroupShape(
             name=group.group_name,

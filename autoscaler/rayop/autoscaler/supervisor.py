@@ -14,6 +14,8 @@ a restart (see :mod:`rayop.autoscaler.loop`).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import signal
 import subprocess
@@ -22,12 +24,22 @@ import threading
 import time
 from types import FrameType
 
-from rayop.controlplane.processes import die_with_parent
-
 log = logging.getLogger("rayop.autoscaler.supervisor")
 
 #: Flag that makes ``rayop autoscaler`` run the loop itself instead of supervising a child that does.
 WORKER_FLAG = "--worker"
+
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Run in the child before exec: get SIGKILL when the supervisor dies, so a killed sidecar never leaves an
+    orphaned loop behind. Linux only (prctl); elsewhere the child simply outlives a killed parent."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def worker_command(argv: list[str]) -> list[str]:

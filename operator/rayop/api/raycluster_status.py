@@ -7,29 +7,13 @@ from typing import Literal
 from pydantic import Field
 
 from rayop.api.base import ApiModel
+from rayop.api.conditions import Condition
 from rayop.api.types import (
     DateTime,
     Int32,
     Int64,
     Quantity,
 )
-
-
-class Condition(ApiModel):
-    """A metav1.Condition."""
-
-    type: str
-    """Condition type, e.g. HeadPodReady."""
-    status: Literal["True", "False", "Unknown"]
-    """Condition status."""
-    reason: str
-    """CamelCase reason of the last transition."""
-    message: str = ""
-    """Human-readable details."""
-    last_transition_time: DateTime
-    """When the status last changed."""
-    observed_generation: Int64 | None = None
-    """metadata.generation the condition was computed from."""
 
 
 class HeadInfo(ApiModel):

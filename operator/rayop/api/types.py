@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import Field, WithJsonSchema
 
 from rayop.api.base import k8s_type
+from rayop.api.quantity import QUANTITY_SCHEMA_PATTERN
 
 #: Largest int32, KubeRay's default for ``maxReplicas``.
 MAX_INT32 = 2_147_483_647
@@ -23,7 +24,7 @@ Quantity = Annotated[
     WithJsonSchema(
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$",  # noqa: E501
+            "pattern": QUANTITY_SCHEMA_PATTERN,
             "x-kubernetes-int-or-string": True,
         }
     ),

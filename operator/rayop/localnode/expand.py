@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rayop.operator.builders.quantity import parse_quantity
+from rayop.api.quantity import parse_quantity
 
 #: Returns the ``data`` of a Secret (already base64-decoded) or ConfigMap, or None when it does not exist.
 Lookup = Callable[[str, str], dict[str, str] | None]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rayop.operator.builders.quantity import quantity_value
+from rayop.api.quantity import quantity_value
 
 from . import expand
 from .kube import ApiError, KubeClient

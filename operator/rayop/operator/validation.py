@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rayop.api.raycluster import UNSUPPORTED_ALPHA_FIELDS
-from rayop.operator.builders import labels as L
-from rayop.operator.builders.k8s_syntax import (
+from rayop.api import labels as L
+from rayop.api.k8s_syntax import (
     dns1035_errors,
     go_list,
     label_value_errors,
     qualified_name_errors,
 )
-from rayop.operator.builders.probes import parse_ray_version
+from rayop.api.ray_version import parse_ray_version
+from rayop.api.raycluster import UNSUPPORTED_ALPHA_FIELDS
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster, RayClusterSpec

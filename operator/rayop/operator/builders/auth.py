@@ -11,7 +11,7 @@ import base64
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from rayop.operator.builders import labels as L
+from rayop.api import labels as L
 from rayop.operator.builders import names
 from rayop.operator.builders.env import has_env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rayop.operator.builders import labels as L
+from rayop.api import labels as L
 from rayop.operator.builders.env import has_env
 
 if TYPE_CHECKING:

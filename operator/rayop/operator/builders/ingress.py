@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from rayop.api import labels as L
 from rayop.operator.builders import DEFAULT_OPTIONS, BuildOptions, names
-from rayop.operator.builders import labels as L
 from rayop.operator.builders.probes import find_container_port
 from rayop.operator.builders.raystart import DEFAULT_DASHBOARD_PORT
 

@@ -13,7 +13,7 @@ import hashlib
 import unicodedata
 from typing import TYPE_CHECKING
 
-from rayop.operator.builders import labels as L
+from rayop.api import labels as L
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster, WorkerGroupSpec

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from rayop.api import labels as L
 from rayop.operator.builders import (
     DEFAULT_OPTIONS,
     BuildOptions,
@@ -21,7 +22,6 @@ from rayop.operator.builders import (
     probes,
     raystart,
 )
-from rayop.operator.builders import labels as L
 from rayop.operator.builders.autoscaler import AUTOSCALER_CONTAINER_NAME, build_autoscaler_container
 from rayop.operator.builders.env import has_env
 

@@ -7,9 +7,9 @@ Serve proxy in their readiness probe, so traffic only reaches pods that can serv
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from rayop.api.ray_version import version_at_least
 from rayop.operator.builders import raystart
 
 WGET_HEALTH = "wget --tries 1 -T {timeout} -q -O- http://localhost:{port}/{path} | grep success"
@@ -24,23 +24,6 @@ READINESS = {"initialDelaySeconds": 10, "periodSeconds": 5, "successThreshold": 
 HEAD_TIMEOUT_SECONDS = 5
 WORKER_TIMEOUT_SECONDS = 2
 SERVE_READINESS_FAILURE_THRESHOLD = 1
-
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def parse_ray_version(version: str | None) -> tuple[int, int, int] | None:
-    """``major.minor[.patch]`` of a Ray version string, or None when it does not parse (Go's ParseGeneric)."""
-    match = _VERSION_RE.match((version or "").strip())
-    if match is None:
-        return None
-    return int(match[1]), int(match[2]), int(match[3] or 0)
-
-
-def version_at_least(version: str | None, minimum: tuple[int, int, int]) -> bool:
-    """Whether ``version`` parses and is >= ``minimum``."""
-    parsed = parse_ray_version(version)
-    return parsed is not None and parsed >= minimum
-
 
 def _port_param(params: dict[str, str], key: str, default: int) -> int:
     """A port from rayStartParams, falling back to the default when absent or not an int32."""

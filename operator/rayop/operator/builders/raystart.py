@@ -9,10 +9,10 @@ sorted, every flag rendered as ``" --key "`` / ``" --key=value "``, booleans as 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from rayop.operator.builders.quantity import QuantityError, quantity_float, quantity_value
+from rayop.api.accelerators import is_gpu_resource_key
+from rayop.api.quantity import QuantityError, quantity_float, quantity_value
 
 DEFAULT_GCS_PORT = "6379"
 DEFAULT_METRICS_PORT = 8080
@@ -26,12 +26,6 @@ EXPLICIT_BOOL_FLAGS = frozenset({"log-color", "include-dashboard", "include-log-
 #: Container resources mapped to a Ray custom resource; the first (sorted) present one is added.
 CUSTOM_ACCELERATORS = {"aws.amazon.com/neuroncore": "neuron_cores", "google.com/tpu": "TPU"}
 ULIMIT_CMD = "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}"
-_MIG_RE = re.compile(r"nvidia\.com/mig-\d+g\.\d+gb$")
-
-
-def is_gpu_resource_key(key: str) -> bool:
-    """Keys ending in ``gpu`` (``nvidia.com/gpu``) or NVIDIA MIG slices (``nvidia.com/mig-2g.32gb``)."""
-    return key.endswith("gpu") or _MIG_RE.search(key) is not None
 
 
 def go_json_number(value: float) -> str:

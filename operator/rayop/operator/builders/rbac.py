@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rayop.api import labels as L
 from rayop.operator.builders import DEFAULT_OPTIONS, BuildOptions, names
-from rayop.operator.builders import labels as L
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster

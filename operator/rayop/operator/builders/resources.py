@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from rayop.operator.builders.quantity import QuantityError, format_quantity, is_binary, parse_quantity
-from rayop.operator.builders.raystart import is_gpu_resource_key
+from rayop.api.accelerators import is_gpu_resource_key
+from rayop.api.quantity import QuantityError, format_quantity, is_binary, parse_quantity
+from rayop.api.types import MAX_INT32
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster, WorkerGroupSpec
 
-MAX_INT32 = 2**31 - 1
 TPU_RESOURCE = "google.com/tpu"
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import kopf
 
+from rayop.api import labels as L
 from rayop.kube.informer import Informer
 from rayop.operator.builders import BuildOptions
-from rayop.operator.builders import labels as L
 from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.reconcile import raycluster as rc
 from rayop.operator.reconcile.events import EventRecorder

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rayop.operator.builders import labels as L
+from rayop.api import labels as L
 
 
 def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from rayop.api import labels as L
 from rayop.api.raycluster import RayCluster, WorkerGroupSpec
-from rayop.operator.builders import labels as L
 from rayop.operator.builders import resources
 
 from .observed import PodView

@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rayop.api import labels as L
 from rayop.api.raycluster import RayCluster
 from rayop.kube.client import ApiError, Conflict, KubeClient, NotFound
 from rayop.kube.informer import Informer
 from rayop.operator.builders import BuildOptions, auth, hashing, ingress, names, rbac, service
-from rayop.operator.builders import labels as L
 from rayop.operator.builders.pod import build_head_pod, build_worker_pod
 from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.settings import Settings

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rayop.api import labels as L
+from rayop.api.conditions import condition
 from rayop.api.raycluster import RayCluster
-from rayop.operator.builders import labels as L
 from rayop.operator.builders import resources
 
 from .observed import PodView
@@ -32,18 +33,6 @@ class Failure:
 
     reason: str
     message: str
-
-
-def _condition(ctype: str, status: bool, reason: str, message: str, generation: int, now: str,
-               previous: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    value = "True" if status else "False"
-    old = previous.get(ctype)
-    changed = old is None or old.get("status") != value
-    return {
-        "type": ctype, "status": value, "reason": reason, "message": message,
-        "lastTransitionTime": now if changed else old.get("lastTransitionTime", now),  # type: ignore[union-attr]
-        "observedGeneration": generation,
-    }
 
 
 def suspend_flags(cluster: RayCluster, pods: list[PodView], previous: dict[str, Any]) -> tuple[bool, bool]:
@@ -111,29 +100,29 @@ def compute_status(
     conds: list[dict[str, Any]] = []
     was_provisioned = prev_conds.get(PROVISIONED, {}).get("status") == "True"
     if suspended:
-        conds.append(_condition(PROVISIONED, False, "RayClusterPodsProvisioning", "RayCluster has been suspended",
+        conds.append(condition(PROVISIONED, False, "RayClusterPodsProvisioning", "RayCluster has been suspended",
                                 generation, now, prev_conds))
     elif was_provisioned or all_ready:
-        conds.append(_condition(PROVISIONED, True, "AllPodRunningAndReadyFirstTime",
+        conds.append(condition(PROVISIONED, True, "AllPodRunningAndReadyFirstTime",
                                 "All Ray Pods are ready for the first time", generation, now, prev_conds))
     else:
-        conds.append(_condition(PROVISIONED, False, "RayClusterPodsProvisioning",
+        conds.append(condition(PROVISIONED, False, "RayClusterPodsProvisioning",
                                 "RayCluster Pods are being provisioned for first time", generation, now, prev_conds))
-    conds.append(_head_ready_condition(head, generation, now, prev_conds))
+    conds.append(_head_readycondition(head, generation, now, prev_conds))
     if failure is not None:
-        conds.append(_condition(REPLICA_FAILURE, True, failure.reason, failure.message, generation, now, prev_conds))
+        conds.append(condition(REPLICA_FAILURE, True, failure.reason, failure.message, generation, now, prev_conds))
     if suspending:
-        conds.append(_condition(SUSPENDING, True, SUSPENDING, "", generation, now, prev_conds))
+        conds.append(condition(SUSPENDING, True, SUSPENDING, "", generation, now, prev_conds))
     elif SUSPENDING in prev_conds:
-        conds.append(_condition(SUSPENDING, False, SUSPENDING, "", generation, now, prev_conds))
+        conds.append(condition(SUSPENDING, False, SUSPENDING, "", generation, now, prev_conds))
     if suspended:
-        conds.append(_condition(SUSPENDED, True, SUSPENDED, "", generation, now, prev_conds))
+        conds.append(condition(SUSPENDED, True, SUSPENDED, "", generation, now, prev_conds))
     elif SUSPENDED in prev_conds:
-        conds.append(_condition(SUSPENDED, False, SUSPENDED, "", generation, now, prev_conds))
+        conds.append(condition(SUSPENDED, False, SUSPENDED, "", generation, now, prev_conds))
     if invalid is not None:
-        conds.append(_condition(SPEC_VALID, False, invalid[0], invalid[1], generation, now, prev_conds))
+        conds.append(condition(SPEC_VALID, False, invalid[0], invalid[1], generation, now, prev_conds))
     elif SPEC_VALID in prev_conds:
-        conds.append(_condition(SPEC_VALID, True, "Valid", "", generation, now, prev_conds))
+        conds.append(condition(SPEC_VALID, True, "Valid", "", generation, now, prev_conds))
     status["conditions"] = conds
 
     status["head"] = _head_info(head, head_service)
@@ -143,18 +132,18 @@ def compute_status(
     return status
 
 
-def _head_ready_condition(head: PodView | None, generation: int, now: str,
+def _head_readycondition(head: PodView | None, generation: int, now: str,
                           prev: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if head is None:
-        return _condition(HEAD_POD_READY, False, "HeadPodNotFound", "Head Pod not found", generation, now, prev)
+        return condition(HEAD_POD_READY, False, "HeadPodNotFound", "Head Pod not found", generation, now, prev)
     message = "; ".join(m for m in (head.ready_message, head.container_details) if m)
     if head.ready:
-        return _condition(HEAD_POD_READY, True, head.ready_reason or "HeadPodRunningAndReady",
+        return condition(HEAD_POD_READY, True, head.ready_reason or "HeadPodRunningAndReady",
                           message, generation, now, prev)
     reason = head.ready_reason or "Unknown"
     if reason == "ContainersNotReady" and head.waiting_reason:
         reason = head.waiting_reason
-    return _condition(HEAD_POD_READY, False, reason, message, generation, now, prev)
+    return condition(HEAD_POD_READY, False, reason, message, generation, now, prev)
 
 
 def _head_info(head: PodView | None, service: dict[str, Any] | None) -> dict[str, str | None]:

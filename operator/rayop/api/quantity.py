@@ -24,6 +24,13 @@ _DECIMAL = {
     "P": Fraction(10**15),
     "E": Fraction(10**18),
 }
+#: The pattern Kubernetes' own OpenAPI puts on every ``resource.Quantity`` (checked at admission, copied into
+#: rayop's CRDs). It is looser than the parser below (which follows ``resource.ParseQuantity``): admission only
+#: rules out what is plainly not a quantity, the parser decides the value.
+QUANTITY_SCHEMA_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|"
+    r"(\.[0-9]+))))?$"
+)
 _QUANTITY_RE = re.compile(
     r"^(?P<sign>[+-]?)(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
     r"(?:(?P<bin>Ki|Mi|Gi|Ti|Pi|Ei)|(?P<exp>[eE][+-]?[0-9]+)|(?P<dec>[numkMGTPE]?))$"
