@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rayop.operator.workqueue import ERROR_BACKOFF_MAX_S, error_backoff
+from rayop.operator.runtime.workqueue import ERROR_BACKOFF_MAX_S, error_backoff
 
 pytestmark = pytest.mark.unit
 

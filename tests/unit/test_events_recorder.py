@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from rayop.operator.reconcile.events import EventRecorder
+from rayop.kube.events import EventRecorder
 
 CLUSTER = {"apiVersion": "ray.io/v1", "kind": "RayCluster",
            "metadata": {"name": "rc", "namespace": "ns", "uid": "u1", "resourceVersion": "7"}}

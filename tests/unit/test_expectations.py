@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rayop.operator.reconcile import expectations as exp_mod
-from rayop.operator.reconcile.expectations import Expectations
+from rayop.operator.runtime import expectations as exp_mod
+from rayop.operator.runtime.expectations import Expectations
 
 KEY = ("ns", "rc")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rayop.operator.reconcile.observed import PodView
+from rayop.operator.raycluster.observed import PodView
 
 
 def pod(
@@ -195,7 +195,7 @@ def test_describe_names_phase_policy_and_container_state() -> None:
 
 
 def test_slim_pod_keeps_everything_pod_view_reads() -> None:
-    from rayop.operator.reconcile.observed import slim_pod
+    from rayop.operator.raycluster.observed import slim_pod
 
     full = {
         "metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"ray.io/node-type": "worker",

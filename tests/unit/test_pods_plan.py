@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from rayop.api.raycluster import RayCluster
-from rayop.operator.reconcile.observed import PodView
-from rayop.operator.reconcile.pods_plan import CreatePod, PodPlan, desired_replicas, plan_pods
+from rayop.operator.raycluster.observed import PodView
+from rayop.operator.raycluster.pods_plan import CreatePod, PodPlan, desired_replicas, plan_pods
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kuberay-samples"
 HASH = "CURRENTHASH"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rayop.api.raycluster import RayCluster
-from rayop.operator.reconcile.observed import PodView
-from rayop.operator.reconcile.status import Failure, compute_status, status_changed, suspend_flags
+from rayop.operator.raycluster.observed import PodView
+from rayop.operator.raycluster.status import Failure, compute_status, status_changed, suspend_flags
 
 T0, T1, T2 = "2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z", "2024-01-01T00:02:00Z"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rayop.operator.validation import validate_raycluster
+from rayop.operator.raycluster.validation import validate_raycluster
 from tests.unit.raycluster_fixtures import SAMPLE, make_cluster
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rayop.operator.workqueue import WorkQueue
+from rayop.operator.runtime.workqueue import WorkQueue
 
 DEBOUNCE = 0.01
 

@@ -16,7 +16,7 @@ follows a few rules that this module encodes:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -86,3 +86,41 @@ class CustomResource(ApiModel):
     """A top-level custom resource: subclasses set ``crd`` and define ``spec`` (and usually ``status``)."""
 
     crd: ClassVar[CrdInfo]
+
+    if TYPE_CHECKING:
+        metadata: dict[str, Any]
+
+    @classmethod
+    def parse(cls, obj: dict[str, Any]) -> Self:
+        """Parse an object as read from the API server; raises pydantic.ValidationError on bad input."""
+        return cls.model_validate(obj)
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        """metadata.namespace ("default" when unset, like KubeRay's GetNamespace)."""
+        return str(self.metadata.get("namespace") or "default")
+
+    @property
+    def uid(self) -> str:
+        """metadata.uid ("" before the object is stored)."""
+        return str(self.metadata.get("uid") or "")
+
+    @property
+    def generation(self) -> int:
+        """metadata.generation (0 before the object is stored)."""
+        return int(self.metadata.get("generation") or 0)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """metadata.annotations (empty dict when unset)."""
+        return dict(self.metadata.get("annotations") or {})
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """metadata.labels (empty dict when unset)."""
+        return dict(self.metadata.get("labels") or {})

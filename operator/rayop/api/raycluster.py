@@ -5,7 +5,7 @@ and the CRD generator turns them into ``crds/``.  Field names, enums, defaults a
 that every manifest written for KubeRay is accepted unchanged (see ``shared/reference/kuberay.md`` 1.1, 1.2).
 
 CEL rules are only used where KubeRay's own controller-side check can be stated exactly at admission time; the
-full set of KubeRay's checks (with its messages) lives in :mod:`rayop.operator.validation`.
+full set of KubeRay's checks (with its messages) lives in :mod:`rayop.operator.raycluster.validation`.
 """
 from __future__ import annotations
 
@@ -309,36 +309,6 @@ class RayCluster(CustomResource):
     """Desired state."""
     status: RayClusterStatus | None = None
     """Observed state."""
-
-    @classmethod
-    def parse(cls, obj: dict[str, Any]) -> RayCluster:
-        """Parse a RayCluster as read from the API server; raises pydantic.ValidationError on bad input."""
-        return cls.model_validate(obj)
-
-    @property
-    def name(self) -> str:
-        """metadata.name."""
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        """metadata.namespace ("default" when unset, like KubeRay's GetNamespace)."""
-        return str(self.metadata.get("namespace") or "default")
-
-    @property
-    def uid(self) -> str:
-        """metadata.uid ("" before the object is stored)."""
-        return str(self.metadata.get("uid") or "")
-
-    @property
-    def annotations(self) -> dict[str, str]:
-        """metadata.annotations (empty dict when unset)."""
-        return dict(self.metadata.get("annotations") or {})
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """metadata.labels (empty dict when unset)."""
-        return dict(self.metadata.get("labels") or {})
 
 
 __all__ = [

@@ -1,53 +1,43 @@
-"""The operator process: kopf configured from :class:`Settings`, handlers registered, liveness and logs set up.
+"""The operator process: settings, the API client, leader election, health, metrics and the list of controllers.
 
-``rayop operator`` calls :func:`run`; tests call :func:`run` in a thread or start ``rayop operator`` as a
+Adding a kind is one package under ``rayop.operator`` plus one line in :data:`CONTROLLERS`. The process owns
+everything the kinds share (:class:`~rayop.operator.runtime.runner.Runtime`); it runs the controllers only while it
+holds the leader Lease, and exits when it loses it (as controller-runtime does), so two processes never both act.
+
+``rayop operator`` calls :func:`run`; tests call :func:`operator_main` in a thread or start ``rayop operator`` as a
 subprocess against the local control plane.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
+import hashlib
 import logging
+import os
+import socket
 import threading
 from typing import Any
 
-import kopf
-
 from rayop.kube.client import KubeClient
 from rayop.kube.config import load_connection
+from rayop.kube.informers import SharedInformers
+from rayop.kube.leader import LeaderElector
 
+from .health import Health, serve_health
+from .logs import configure_logging
+from .raycluster.controller import RayClusterController
+from .runtime.runner import ControllerFactory, ControllerRunner, Runtime, start_controllers
 from .settings import Settings
 
 logger = logging.getLogger("rayop.operator")
 
-FINALIZER = "ray.io/rayop-finalizer"
+#: Every kind the operator runs.
+CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController,)
 
-
-def build_registry() -> kopf.OperatorRegistry:
-    """A fresh registry with every rayop handler (importing the handler modules registers them)."""
-    registry = kopf.OperatorRegistry()
-    from .handlers import register_all
-
-    register_all(registry)
-    return registry
-
-
-def _configure(settings: Settings, operator_settings: kopf.OperatorSettings) -> None:
-    operator_settings.persistence.finalizer = FINALIZER
-    operator_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="rayop.io")
-    operator_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="rayop.io", key="last-handled-configuration")
-    # Events are written by rayop itself (with KubeRay's reasons); kopf's own only for warnings and errors.
-    operator_settings.posting.level = logging.WARNING
-    # kopf's per-object workers only hand events to rayop's work queue, which bounds real concurrency itself; a
-    # kopf worker limit would make events of some clusters wait for idle workers of others (seconds-long stalls).
-    operator_settings.queueing.worker_limit = None
-    operator_settings.watching.server_timeout = 300
-    operator_settings.watching.client_timeout = 330
-    operator_settings.networking.request_timeout = 60
-    operator_settings.peering.standalone = True
+Flag = asyncio.Event | threading.Event
 
 
 async def _return_freed_memory(period: float = 60.0) -> None:
@@ -66,60 +56,109 @@ async def _return_freed_memory(period: float = 60.0) -> None:
         libc.malloc_trim(0)
 
 
-def _configure_logging(settings: Settings) -> None:
-    fmt = kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.FULL
-    kopf.configure(verbose=settings.log_level == "DEBUG", log_format=fmt)
-    logging.getLogger().setLevel(settings.log_level)
+def lease_name(settings: Settings) -> str:
+    """``rayop-leader``, or with a hash of the watched namespaces when they are restricted (see the setting)."""
+    if settings.leader_election.lease_name:
+        return settings.leader_election.lease_name
+    if not settings.namespaces:
+        return "rayop-leader"
+    digest = hashlib.sha256(",".join(sorted(settings.namespaces)).encode()).hexdigest()[:10]
+    return f"rayop-leader-{digest}"
 
 
-async def operator_main(
-    settings: Settings,
-    *,
-    stop_flag: asyncio.Event | threading.Event | None = None,
-    ready_flag: asyncio.Event | threading.Event | None = None,
-) -> None:
-    """Run the operator until ``stop_flag`` is set (or forever)."""
+def _lease_namespace(settings: Settings, conn_namespace: str | None) -> str:
+    return settings.leader_election.namespace or conn_namespace or "default"
+
+
+async def _wait_flag(flag: Flag | None) -> None:
+    if flag is None:
+        await asyncio.Event().wait()
+    elif isinstance(flag, asyncio.Event):
+        await flag.wait()
+    else:
+        while not flag.is_set():
+            await asyncio.sleep(0.2)
+
+
+def _set(flag: Flag | None) -> None:
+    if flag is not None:
+        flag.set()
+
+
+async def operator_main(settings: Settings, *, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
+    """Run the operator until ``stop_flag`` is set (or forever, or until it loses its lease)."""
     conn = load_connection(settings.kubeconfig)
-    client = KubeClient(conn, field_manager=settings.operator_name, max_connections=settings.api_connections)
-    registry = build_registry()
-
-    @kopf.on.login(registry=registry)
-    def login(**_: Any) -> kopf.ConnectionInfo:
-        return kopf.ConnectionInfo(
-            server=conn.server, ca_path=conn.ca_path, ca_data=conn.ca_data,
-            certificate_path=conn.cert_path, certificate_data=conn.cert_data,
-            private_key_path=conn.key_path, private_key_data=conn.key_data,
-            token=conn.bearer_token(), insecure=conn.insecure or None,
-            default_namespace=conn.namespace,
-        )
-
-    @kopf.on.startup(registry=registry)
-    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        _configure(settings_obj, settings)
-
-    trimmer = asyncio.get_running_loop().create_task(_return_freed_memory(), name="malloc-trim")
-
-    settings_obj = settings
-    memo = kopf.Memo(settings=settings, client=client)
-    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    client = KubeClient(conn, field_manager=settings.operator_name, max_connections=settings.api.connections)
+    identity = f"{settings.operator_name}-{socket.gethostname()}-{os.getpid()}"
+    health = Health(identity=identity)
+    only = settings.namespaces[0] if len(settings.namespaces) == 1 else None
+    # One plain namespace narrows every watch; globs need cluster-wide watches filtered here.
+    informers = SharedInformers(client, only if only and not any(ch in only for ch in "*?[") else None)
+    runtime = Runtime(client=client, settings=settings, informers=informers)
+    health.checks.append(informers.healthy)
+    tasks = [asyncio.create_task(_return_freed_memory(), name="malloc-trim")]
+    site = await serve_health(health, settings.health_port) if settings.health_port else None
+    runtime.metrics.serve(settings.metrics_port)
+    elector: LeaderElector | None = None
+    runners: list[ControllerRunner] = []
     try:
-        await kopf.operator(
-            registry=registry,
-            clusterwide=not settings.namespaces,
-            namespaces=settings.namespaces,
-            liveness_endpoint=liveness,
-            standalone=True,
-            memo=memo,
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-        )
+        if settings.leader_election.enabled:
+            le = settings.leader_election
+            elector = LeaderElector(client, namespace=_lease_namespace(settings, conn.namespace),
+                                    name=lease_name(settings), identity=identity,
+                                    lease_duration=le.lease_duration_seconds, renew_deadline=le.renew_deadline_seconds,
+                                    retry_period=le.retry_period_seconds)
+            health.role = "standby"
+            acquire = asyncio.create_task(elector.acquire(), name="leader-acquire")
+            stop = asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")
+            done, _ = await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if stop in done:
+                acquire.cancel()
+                return
+            stop.cancel()
+            logger.info("became leader", extra={"identity": identity, "lease": lease_name(settings)})
+        health.role = "leader"
+        runners = await start_controllers(CONTROLLERS, runtime)
+        _set(ready_flag)
+        waiters = [asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")]
+        if elector is not None:
+            waiters.append(asyncio.create_task(elector.hold(), name="leader-hold"))
+        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if elector is not None and waiters[1] in done:
+            health.failed = "lost the leader lease"
+            logger.error("lost the leader lease; exiting so that a new process starts as standby")
+            raise SystemExit(1)
     finally:
-        trimmer.cancel()
+        for runner in runners:
+            await runner.close()
+        await informers.stop()
+        if elector is not None and elector.is_leader:
+            with contextlib.suppress(Exception):
+                await elector.release()
+        for task in tasks:
+            task.cancel()
+        if site is not None:
+            await site.cleanup()
         await client.close()
 
 
 def run(settings: Settings) -> None:
-    """Blocking entry point of ``rayop operator``."""
-    _configure_logging(settings)
+    """Blocking entry point of ``rayop operator``: stops cleanly (releasing the lease) on SIGTERM/SIGINT."""
+    configure_logging(settings.log_format, settings.log_level)
     logger.info("starting rayop operator", extra={"namespaces": settings.namespaces or "all"})
-    asyncio.run(operator_main(settings))
+
+    async def main() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await operator_main(settings, stop_flag=stop)
+
+    asyncio.run(main())
+
+
+__all__ = ["CONTROLLERS", "lease_name", "operator_main", "run"]

@@ -14,6 +14,7 @@ from typing import Any
 from rayop.api import labels as L
 from rayop.api.conditions import condition
 from rayop.api.raycluster import RayCluster
+from rayop.operator.runtime.status import SPEC_VALID, status_differs
 from rayop.operator.builders import resources
 
 from .observed import PodView
@@ -23,8 +24,6 @@ HEAD_POD_READY = "HeadPodReady"
 REPLICA_FAILURE = "ReplicaFailure"
 SUSPENDING = "RayClusterSuspending"
 SUSPENDED = "RayClusterSuspended"
-#: rayop's own condition for specs the API server accepted but KubeRay's validation rejects.
-SPEC_VALID = "SpecValid"
 
 
 @dataclass(frozen=True)
@@ -175,25 +174,12 @@ def _endpoints(service: dict[str, Any] | None) -> dict[str, str]:
     return out
 
 
-_COMPARED = ("state", "reason", "readyWorkerReplicas", "availableWorkerReplicas", "desiredWorkerReplicas",
-             "minWorkerReplicas", "maxWorkerReplicas", "endpoints", "head", "observedGeneration",
-             "desiredCPU", "desiredMemory", "desiredGPU", "desiredTPU")
-
-
-def _present(value: Any) -> Any:
-    """``value`` as stored after a merge patch: keys set to None are absent."""
-    if isinstance(value, dict):
-        return {k: _present(v) for k, v in value.items() if v is not None}
-    return value
+#: The status fields that count as a change in substance (with the conditions): timestamps alone do not.
+COMPARED = ("state", "reason", "readyWorkerReplicas", "availableWorkerReplicas", "desiredWorkerReplicas",
+            "minWorkerReplicas", "maxWorkerReplicas", "endpoints", "head", "observedGeneration",
+            "desiredCPU", "desiredMemory", "desiredGPU", "desiredTPU")
 
 
 def status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """True when the status differs in substance (lastUpdateTime and transition times alone do not count)."""
-    if any(_present(old.get(k)) != _present(new.get(k)) for k in _COMPARED):
-        return True
-
-    def strip(conds: list[dict[str, Any]] | None) -> list[tuple[Any, ...]]:
-        return sorted((c.get("type"), c.get("status"), c.get("reason"), c.get("message"),
-                       c.get("observedGeneration")) for c in conds or [])
-
-    return strip(old.get("conditions")) != strip(new.get("conditions"))
+    return status_differs(old, new, COMPARED)
