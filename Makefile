@@ -26,7 +26,7 @@ sysdeps:
 	  apt-get install -y -qq redis-server iproute2 iptables conntrack curl >/dev/null)
 
 demo: venv tools sysdeps
-	$(BIN)/python -m rayop.demo
+	$(BIN)/python -m rayop.local.demo
 
 test: venv tools sysdeps
 	$(BIN)/ruff check .

@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def control_plane() -> Iterator[Any]:
     """etcd, kube-apiserver, controller-manager, scheduler and kwok (4 CPU nodes + 1 GPU node), CRDs installed."""
-    from rayop.controlplane.cluster import ControlPlane, ControlPlaneConfig
+    from rayop.local.controlplane.cluster import ControlPlane, ControlPlaneConfig
 
     cp = ControlPlane.start(ControlPlaneConfig())
     try:
@@ -45,7 +45,7 @@ def control_plane() -> Iterator[Any]:
 def local_node(control_plane: Any) -> Iterator[Any]:
     """One local node (pods run as real processes) beside the kwok nodes; select it with
     ``nodeSelector: {rayop.io/node-type: local}``. Only one agent can run per machine."""
-    from rayop.localnode.agent import Agent, AgentConfig
+    from rayop.local.localnode.agent import Agent, AgentConfig
 
     agent = Agent(AgentConfig(kubeconfig=str(control_plane.kubeconfig), nodes=1, backoff_initial=1.0,
                               state_dir=Path("/var/lib/rayop-localnode-test")))

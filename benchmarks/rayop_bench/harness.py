@@ -15,10 +15,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from rayop.controlplane.cluster import ControlPlane, ControlPlaneConfig
-from rayop.controlplane.nodes import NodeShape
 from rayop.kube.client import KubeClient
 from rayop.kube.config import from_kubeconfig
+from rayop.local.controlplane.cluster import ControlPlane, ControlPlaneConfig
+from rayop.local.controlplane.nodes import NodeShape
 
 from . import kuberay, operators
 from .observe import Watcher
@@ -82,7 +82,7 @@ def machine() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str]:
-    from rayop.controlplane.tools import KUBERNETES_VERSION
+    from rayop.local.controlplane.tools import KUBERNETES_VERSION
 
     out = {"kubernetes": KUBERNETES_VERSION, "kuberay": kuberay.version(), "rayop": operators._rayop_version()}
     for dist in ("kopf", "aiohttp"):

@@ -1,6 +1,6 @@
 """The peers under test and how each one is started and driven.
 
-* ``rayop``: ``rayop operator`` with its defaults (``rayop.controlplane.devenv.start_operator``), rayop's CRDs.
+* ``rayop``: ``rayop operator`` with its defaults (``rayop.local.devenv.start_operator``), rayop's CRDs.
 * ``kuberay``: KubeRay's ``ray-operator`` with its default flags and its own CRDs. The only flags passed are the
   ones an out-of-cluster process needs: a leader-election namespace (leader election stays on, as by default) and
   loopback ports for metrics and probes (the defaults ``:8080``/``:8082`` may be taken on a shared machine).
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rayop.controlplane.processes import Component, free_port
 from rayop.kube.client import KubeClient, NotFound
+from rayop.local.controlplane.processes import Component, free_port
 
 from . import kuberay
 
@@ -73,7 +73,7 @@ def start(name: str, kubeconfig: Path, logdir: Path, env: dict[str, str] | None 
     if name == "ceiling":
         return Peer(name, version="bare aiohttp client")
     if name == "rayop":
-        from rayop.controlplane.devenv import start_operator
+        from rayop.local.devenv import start_operator
 
         saved = {k: os.environ.get(k) for k in env or {}}
         os.environ.update(env or {})

@@ -50,7 +50,7 @@ def _crds(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from rayop.controlplane import devenv
+    from rayop.local import devenv
 
     workdir = Path(args.workdir).expanduser() if args.workdir else devenv.default_workdir()
     if args.action == "up":
@@ -61,7 +61,7 @@ def _dev(args: argparse.Namespace) -> int:
     if args.action == "status":
         return devenv.status(workdir)
     if args.action == "tools":
-        from rayop.controlplane.tools import ensure_tools
+        from rayop.local.controlplane.tools import ensure_tools
 
         print(ensure_tools())
         return 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from rayop.controlplane.tools import bin_dir
+from rayop.local.controlplane.tools import bin_dir
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kuberay-samples"
 

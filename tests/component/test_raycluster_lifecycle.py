@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rayop.controlplane.devenv import start_operator
+from rayop.local.devenv import start_operator
 from tests.component.test_raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 from tests.helpers import wait_for
 
@@ -121,7 +121,7 @@ def test_metrics_endpoint_reports_kuberay_cluster_metrics(
         control_plane: Any, custom: Any, private_namespace: str, tmp_path: Path) -> None:
     import urllib.request
 
-    from rayop.controlplane.processes import free_port
+    from rayop.local.controlplane.processes import free_port
 
     port = free_port()
     comp, _ = start_operator(control_plane.kubeconfig, tmp_path, ["-n", private_namespace, "--metrics-port", str(port)])

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from rayop.controlplane.devenv import start_operator
+from rayop.local.devenv import start_operator
 from tests.component.test_raycluster import cluster_pods, get_cluster
 from tests.e2e.autoscaler_support import (
     HOLD,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rayop.localnode.kube import KubeClient
+from rayop.local.localnode.kube import KubeClient
 from tests.localnode.localnode_helpers import wait
 
 

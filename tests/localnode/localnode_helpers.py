@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rayop.localnode.kube import KubeClient
+from rayop.local.localnode.kube import KubeClient
 
 NODE_SELECTOR = {"rayop.io/node-type": "local"}
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from rayop.localnode import netns
+from rayop.local.localnode import netns
 from tests.localnode.localnode_helpers import create_pod, get_pod, pod, pod_log, wait, wait_phase, wait_ready
 
 pytestmark = pytest.mark.k8s

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from rayop.localnode import dns, expand, ipam, launcher, network_plan, services, status
+from rayop.local.localnode import dns, expand, ipam, launcher, network_plan, services, status
 
 pytestmark = pytest.mark.unit
 

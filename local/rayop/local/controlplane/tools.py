@@ -1,9 +1,10 @@
 """Build the Kubernetes tools of the local control plane from Go modules, cached by their pins.
 
 No binary is downloaded: each tool is compiled from the Go module proxy through a small wrapper module under
-``tests/controlplane/<tool>/`` whose ``go.mod``/``go.sum`` pin the exact versions (Kubernetes needs a ``replace`` for
-every staging module; etcd's own ``replace`` directives break ``go install``; see those folders).  The cache key is a
-hash of the wrapper modules, so binaries are rebuilt only when a pin changes.
+``go/<tool>/`` beside this file, whose ``go.mod``/``go.sum`` pin the exact versions (Kubernetes needs a ``replace``
+for every staging module; etcd's own ``replace`` directives break ``go install``; see those folders).  They ship as
+package data, so an installed wheel can build the tools too (given Go).  The cache key is a hash of the wrapper
+modules, so binaries are rebuilt only when a pin changes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Kubernetes release built for the local control plane; must match tests/controlplane/kubernetes/go.mod.
+#: Kubernetes release built for the local control plane; must match go/kubernetes/go.mod beside this file.
 KUBERNETES_VERSION = "v1.36.3"
 
 
@@ -50,15 +51,11 @@ TOOLS: tuple[Tool, ...] = (
 
 
 def source_dir() -> Path:
-    """The wrapper modules shipped with the source tree (``tests/controlplane``)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "tests" / "controlplane"
-        if (candidate / "kubernetes" / "go.mod").exists():
-            return candidate
-    raise FileNotFoundError(
-        "tests/controlplane/*/go.mod not found: building the local control plane needs a rayop source checkout"
-    )
+    """The wrapper modules, shipped beside this file (``go/<tool>/``) in the source tree and in the wheel alike."""
+    candidate = Path(__file__).resolve().parent / "go"
+    if (candidate / "kubernetes" / "go.mod").exists():
+        return candidate
+    raise FileNotFoundError(f"{candidate}/*/go.mod not found: the rayop installation is missing its Go pins")
 
 
 def cache_root() -> Path:

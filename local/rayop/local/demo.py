@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from rayop.controlplane import devenv
-from rayop.controlplane.tools import bin_dir
-from rayop.crdgen.generate import repo_root
+from rayop.local import devenv
+from rayop.local.controlplane.tools import bin_dir
+from rayop.local.source import repo_root
 
 #: Run by the demo from the host: the same call a data scientist's notebook makes.
 CLIENT_SCRIPT = """

@@ -28,7 +28,7 @@ from .pki import CertificateAuthority, write_service_account_keys
 from .processes import Component, free_port
 from .tools import CONTROL_PLANE_TOOLS, KWOK_STAGES_FILE, ensure_tools
 
-#: Pod network plan shared with the local node agent (rayop.localnode.network_plan).
+#: Pod network plan shared with the local node agent (rayop.local.localnode.network_plan).
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
 #: Host side of the local nodes' bridge; the API server advertises it so pods can reach it.

@@ -1,4 +1,4 @@
-"""``python -m rayop.localnode --kubeconfig K --nodes N``: run the local node agent until SIGTERM/SIGINT."""
+"""``python -m rayop.local.localnode --kubeconfig K --nodes N``: run the local node agent until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .agent import Agent, AgentConfig
 
 
 def parse_args(argv: list[str] | None) -> AgentConfig:
-    p = argparse.ArgumentParser(prog="python -m rayop.localnode", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m rayop.local.localnode", description=__doc__)
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--nodes", type=int, default=1)
     p.add_argument("--node-prefix", default="rayop-local")

@@ -19,8 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .cluster import ControlPlane, ControlPlaneConfig
-from .processes import Component, free_port, stop_process_group
+from .controlplane.cluster import ControlPlane, ControlPlaneConfig
+from .controlplane.processes import Component, free_port, stop_process_group
+from .source import repo_root
 
 READY_FILE = "ready.json"
 PID_FILE = "supervisor.pid"
@@ -31,8 +32,6 @@ def default_workdir() -> Path:
 
 
 def crd_files() -> list[Path]:
-    from rayop.crdgen.generate import repo_root
-
     return sorted((repo_root() / "crds").glob("*.yaml"))
 
 
@@ -154,7 +153,7 @@ def start_operator(kubeconfig: Path, logdir: Path, extra: list[str] | None = Non
 def start_local_nodes(kubeconfig: Path, logdir: Path, count: int) -> Component:
     """The local node agent (real processes for pods) as a subprocess."""
     comp = Component("rayop-localnode", [
-        sys.executable, "-m", "rayop.localnode", "--kubeconfig", str(kubeconfig), "--nodes", str(count),
+        sys.executable, "-m", "rayop.local.localnode", "--kubeconfig", str(kubeconfig), "--nodes", str(count),
     ], logdir / "rayop-localnode.log")
     comp.start()
     return comp
