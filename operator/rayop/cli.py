@@ -8,9 +8,6 @@ from pathlib import Path
 
 
 def _operator(args: argparse.Namespace) -> int:
-    # The operator talks to the API server through rayop.kube only. kopf imports the `kubernetes` client when it is
-    # installed (to recognise its model objects, which rayop never passes); keeping it out saves ~20 MiB of RSS.
-    sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
     from rayop.operator.main import run
     from rayop.operator.settings import load_settings
 
@@ -22,6 +19,7 @@ def _operator(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         health_port=args.health_port,
         metrics_port=args.metrics_port,
+        leader_election={"enabled": False} if args.no_leader_election else None,
     )
     run(settings)
     return 0
@@ -81,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rayop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    op = sub.add_parser("operator", help="run the controller (RayCluster, RayJob, RayService, ...)")
+    op = sub.add_parser("operator", help="run the operator (today: RayCluster)")
     op.add_argument("--kubeconfig", help="kubeconfig path (default: in-cluster, then $KUBECONFIG)")
     op.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
     op.add_argument("--concurrency", type=int, help="objects reconciled at the same time")
@@ -89,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     op.add_argument("--health-port", type=int, help="liveness endpoint port (0: off)")
     op.add_argument("--metrics-port", type=int, help="metrics endpoint port (0: off)")
+    op.add_argument("--no-leader-election", action="store_true",
+                    help="act without holding the leader Lease (only when a single process can ever run)")
     op.set_defaults(func=_operator)
 
     crds = sub.add_parser("crds", help="generate or check the CRDs from the pydantic models")

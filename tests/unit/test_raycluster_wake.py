@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from rayop.operator.handlers.raycluster import needs_pass
+from rayop.operator.runtime.controller import needs_pass_on_change as needs_pass
 
 BODY: dict[str, Any] = {"metadata": {"name": "rc", "namespace": "ns", "generation": 1, "resourceVersion": "10",
                                      "labels": {"a": "1"}, "annotations": {"b": "2"}},

@@ -19,7 +19,6 @@ import logging
 import os
 import socket
 import threading
-from typing import Any
 
 from rayop.kube.client import KubeClient
 from rayop.kube.config import load_connection

@@ -102,7 +102,8 @@ class RayClusterSettings(BaseModel):
             enable_probes_injection=self.enable_probes_injection,
             head_service_cluster_ip=self.head_service_cluster_ip, enable_login_shell=self.enable_login_shell,
             operator_version=operator_version, default_container_envs=tuple(self.default_container_envs),
-            default_pod_labels=dict(self.default_pod_labels), default_pod_annotations=dict(self.default_pod_annotations),
+            default_pod_labels=dict(self.default_pod_labels),
+            default_pod_annotations=dict(self.default_pod_annotations),
             head_sidecar_containers=tuple(self.head_sidecar_containers),
             worker_sidecar_containers=tuple(self.worker_sidecar_containers),
         )

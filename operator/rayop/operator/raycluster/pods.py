@@ -27,7 +27,6 @@ from .pods_plan import CreatePod, DeletePod, PodPlan
 from .status import Failure
 
 
-
 def random_suffix() -> str:
     """Kubernetes' ``generateName`` alphabet and length, chosen here so the name is known before the create (the
     expectation names the pod)."""

@@ -14,8 +14,8 @@ from typing import Any
 from rayop.api import labels as L
 from rayop.api.conditions import condition
 from rayop.api.raycluster import RayCluster
-from rayop.operator.runtime.status import SPEC_VALID, status_differs
 from rayop.operator.builders import resources
+from rayop.operator.runtime.status import SPEC_VALID, status_differs
 
 from .observed import PodView
 

@@ -97,11 +97,11 @@ class ControllerRunner:
         self._lock = asyncio.Lock()
         self.queue = WorkQueue(self._run_pass, concurrency=s.queue.max_concurrent_reconciles,
                                resync=s.queue.resync_seconds, child_debounce=s.queue.child_event_debounce_seconds)
-        probe = factory  # the component name is a class attribute: read it before the instance exists
-        component = getattr(probe, "component", "controller")
-        self.events = EventRecorder(runtime.client, component)
+        # The component and resource are class attributes: the recorder and writer exist before the instance.
+        declared: Any = factory
+        self.events = EventRecorder(runtime.client, declared.component)
         self.ctx = Context(runtime=runtime, events=self.events,
-                           status=StatusWriter(runtime.client, self.events, getattr(probe, "resource").plural),
+                           status=StatusWriter(runtime.client, self.events, declared.resource.plural),
                            expectations=Expectations(ttl=s.queue.expectations_ttl_seconds),
                            _cache=self._cache_for, _wake=self.queue.wake)
         self.controller = factory(self.ctx)
