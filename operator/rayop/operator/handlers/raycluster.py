@@ -99,7 +99,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
                             on_change=on_child)
         memo.rc_context = rc.Context(
             client=client, settings=settings,
-            options=BuildOptions(autoscaler_image=settings.autoscaler_image, operator_version=OPERATOR_VERSION),
+            options=BuildOptions(rayop_autoscaler_image=settings.autoscaler_image, operator_version=OPERATOR_VERSION),
             pods=pods, services=services, events=EventRecorder(client, "raycluster-controller"), metrics=metrics,
         )
 
