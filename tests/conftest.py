@@ -115,9 +115,11 @@ def operator(control_plane: Any) -> Iterator[Any]:
     from rayop.operator.main import operator_main
     from rayop.operator.settings import Settings
 
-    # Only the per-test namespaces ("t-..."), so tests can run their own operator elsewhere.
+    # Only the per-test namespaces ("t-..."), so tests can run their own operator elsewhere. The local node ignores
+    # images (the host venv is every image, and it holds rayop), so naming one makes sidecars run rayop's autoscaler;
+    # tests of Ray's own autoscaler select it through autoscalerOptions, as a KubeRay user would.
     settings = Settings(kubeconfig=str(control_plane.kubeconfig), namespaces=["t-*"], health_port=0,
-                        metrics_port=0, log_format="plain", resync_seconds=30)
+                        metrics_port=0, log_format="plain", resync_seconds=30, autoscaler_image="rayop-local")
     stop, ready = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 

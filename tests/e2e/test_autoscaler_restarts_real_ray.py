@@ -105,8 +105,11 @@ class _Driver(threading.Thread):
 @pytest.mark.timeout(900)
 def test_autoscaler_operator_and_head_restarts_neither_lose_nor_double_the_scale_up(
         control_plane: Any, local_node: Any, custom: Any, core: Any, private_namespace: str,
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     namespace = private_namespace
+    # The operator processes read it from their environment: sidecars run rayop's autoscaler (the local node's
+    # "image" is the host venv, which holds rayop).
+    monkeypatch.setenv("RAYOP_AUTOSCALER_IMAGE", "rayop-local")
     body = example_body()
     idle_timeout = float(body["spec"]["autoscalerOptions"]["idleTimeoutSeconds"])
     comp, _ = start_operator(control_plane.kubeconfig, tmp_path, ["-n", namespace])

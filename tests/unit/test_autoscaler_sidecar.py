@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rayop.operator.builders import RAYOP_AUTOSCALER_COMMAND, BuildOptions
+from rayop.operator.builders import BuildOptions
 from rayop.operator.builders.auth import build_auth_secret, needs_auth_secret
 from rayop.operator.builders.pod import build_head_pod, build_worker_pod
 from rayop.operator.builders.rbac import build_autoscaler_rbac
@@ -19,33 +19,84 @@ def sidecar(pod):
     return next(c for c in pod["spec"]["containers"] if c["name"] == "autoscaler")
 
 
-def test_autoscaling_injects_autoscaler_container_running_rayop():
-    pod = build_head_pod(make_cluster(**AUTOSCALING), name="h")
-    container = sidecar(pod)
-    assert container["command"] == list(RAYOP_AUTOSCALER_COMMAND)
-    assert container["image"] == "rayproject/ray:2.9.0"
-    assert container["imagePullPolicy"] == "IfNotPresent"
-    assert container["resources"] == {
-        "limits": {"cpu": "500m", "memory": "512Mi"},
-        "requests": {"cpu": "500m", "memory": "512Mi"},
+KUBERAY_START_CMD = (
+    "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
+)
+RAYOP_START_CMD = "rayop autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
+RAYOP_IMAGE = BuildOptions(rayop_autoscaler_image="example.com/rayop:1")
+
+
+def with_options(**options):
+    return make_cluster(**AUTOSCALING, **{"spec.autoscalerOptions": options})
+
+
+def test_by_default_the_sidecar_is_kuberays_running_rays_autoscaler_in_the_head_image():
+    container = sidecar(build_head_pod(make_cluster(**AUTOSCALING), name="h"))
+    assert container == {
+        "name": "autoscaler",
+        "image": "rayproject/ray:2.9.0",
+        "imagePullPolicy": "IfNotPresent",
+        "env": [
+            {"name": "RAY_CLUSTER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['ray.io/cluster']"}}},
+            {"name": "RAY_CLUSTER_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "RAY_HEAD_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "KUBERAY_CRD_VER", "value": "v1"},
+            {"name": "KUBERAY_GEN_AUTOSCALER_START_CMD", "value": KUBERAY_START_CMD},
+        ],
+        "command": ["/bin/bash", "-c", "--"],
+        "args": [KUBERAY_START_CMD],
+        "resources": {
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+        },
+        "volumeMounts": [{"mountPath": "/tmp/ray", "name": "ray-logs"}],
     }
-    assert list(env_of(container)) == [
-        "RAY_CLUSTER_NAME",
-        "RAY_CLUSTER_NAMESPACE",
-        "RAY_HEAD_POD_NAME",
-        "KUBERAY_CRD_VER",
-        "KUBERAY_GEN_AUTOSCALER_START_CMD",
-    ]
-    assert container["volumeMounts"] == [{"mountPath": "/tmp/ray", "name": "ray-logs"}]
 
 
-def test_empty_autoscaler_command_option_runs_kuberay_autoscaler_exactly_like_kuberay():
-    pod = build_head_pod(make_cluster(**AUTOSCALING), BuildOptions(autoscaler_command=()), name="h")
-    container = sidecar(pod)
+def test_the_default_sidecar_uses_a_login_shell_like_kuberay_when_enable_login_shell_is_set():
+    pod = build_head_pod(make_cluster(**AUTOSCALING), BuildOptions(enable_login_shell=True), name="h")
+    assert sidecar(pod)["command"] == ["/bin/bash", "-cl", "--"]
+
+
+def test_a_configured_rayop_image_makes_the_sidecar_run_rayops_autoscaler_from_that_image():
+    container = sidecar(build_head_pod(make_cluster(**AUTOSCALING), RAYOP_IMAGE, name="h"))
+    assert container["image"] == "example.com/rayop:1"
     assert container["command"] == ["/bin/bash", "-c", "--"]
-    assert container["args"] == [
-        "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
-    ]
+    assert container["args"] == [RAYOP_START_CMD]
+    assert env_of(container)["KUBERAY_GEN_AUTOSCALER_START_CMD"]["value"] == RAYOP_START_CMD
+
+
+def test_a_user_image_wins_over_the_rayop_image_and_then_runs_rays_autoscaler():
+    container = sidecar(build_head_pod(with_options(image="custom:1"), RAYOP_IMAGE, name="h"))
+    assert container["image"] == "custom:1"
+    assert container["args"] == [KUBERAY_START_CMD]
+
+
+def test_user_args_win_over_the_rayop_autoscaler_and_run_under_kuberays_bash():
+    container = sidecar(build_head_pod(with_options(args=[KUBERAY_START_CMD]), RAYOP_IMAGE, name="h"))
+    assert container["image"] == "example.com/rayop:1"
+    assert container["command"] == ["/bin/bash", "-c", "--"]
+    assert container["args"] == [KUBERAY_START_CMD]
+
+
+def test_a_user_command_alone_gets_the_generated_start_command_as_its_argument_like_kuberay():
+    container = sidecar(build_head_pod(with_options(command=["/bin/sh", "-c"]), name="h"))
+    assert container["command"] == ["/bin/sh", "-c"]
+    assert container["args"] == [KUBERAY_START_CMD]
+
+
+def test_with_user_command_and_args_the_gen_start_cmd_env_holds_kuberays_generated_command():
+    options = {"command": ["/bin/bash", "-lc", "--"], "args": ["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD"]}
+    container = sidecar(build_head_pod(with_options(**options), name="h"))
+    assert container["command"] == ["/bin/bash", "-lc", "--"]
+    assert container["args"] == ["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD"]
+    assert env_of(container)["KUBERAY_GEN_AUTOSCALER_START_CMD"]["value"] == KUBERAY_START_CMD
+
+
+def test_with_the_rayop_image_the_gen_start_cmd_env_holds_the_rayop_command_the_operator_generated():
+    options = {"args": ["ulimit -n 65536; $KUBERAY_GEN_AUTOSCALER_START_CMD"]}
+    container = sidecar(build_head_pod(with_options(**options), RAYOP_IMAGE, name="h"))
+    assert env_of(container)["KUBERAY_GEN_AUTOSCALER_START_CMD"]["value"] == RAYOP_START_CMD
 
 
 def test_autoscaler_options_override_image_resources_command_and_append_env():
@@ -59,7 +110,7 @@ def test_autoscaler_options_override_image_resources_command_and_append_env():
         "envFrom": [{"configMapRef": {"name": "cm"}}],
         "securityContext": {"runAsUser": 1000},
     }
-    container = sidecar(build_head_pod(make_cluster(**AUTOSCALING, **{"spec.autoscalerOptions": options}), name="h"))
+    container = sidecar(build_head_pod(with_options(**options), name="h"))
     assert container["image"] == "custom:1"
     assert container["imagePullPolicy"] == "Always"
     assert container["resources"] == {"limits": {"cpu": "1"}}
@@ -70,10 +121,10 @@ def test_autoscaler_options_override_image_resources_command_and_append_env():
     assert container["securityContext"] == {"runAsUser": 1000}
 
 
-def test_user_args_alone_run_under_bash_like_kuberay():
-    options = {"args": ["echo hi; $KUBERAY_GEN_AUTOSCALER_START_CMD"]}
-    container = sidecar(build_head_pod(make_cluster(**AUTOSCALING, **{"spec.autoscalerOptions": options}), name="h"))
-    assert container["command"] == ["/bin/bash", "-c", "--"]
+def test_user_volume_mounts_come_before_the_ray_logs_mount_like_kuberay():
+    mount = {"name": "custom", "mountPath": "/etc/custom"}
+    container = sidecar(build_head_pod(with_options(volumeMounts=[mount]), name="h"))
+    assert container["volumeMounts"] == [mount, {"mountPath": "/tmp/ray", "name": "ray-logs"}]
 
 
 def test_autoscaling_adds_no_monitor_and_ray_logs_to_head():

@@ -10,16 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: The autoscaler rayop runs by default: its own, reading the cluster name/namespace from the sidecar's env.
-RAYOP_AUTOSCALER_COMMAND: tuple[str, ...] = (
-    "rayop",
-    "autoscaler",
-    "--cluster-name",
-    "$(RAY_CLUSTER_NAME)",
-    "--cluster-namespace",
-    "$(RAY_CLUSTER_NAMESPACE)",
-)
-
 
 class BuildError(ValueError):
     """The spec cannot be turned into the requested object (KubeRay reports the same condition as an
@@ -32,10 +22,10 @@ class BuildOptions:
 
     cluster_domain: str = "cluster.local"
     """Cluster DNS domain used in FQ_RAY_IP / RAY_ADDRESS (KubeRay: CLUSTER_DOMAIN)."""
-    autoscaler_command: tuple[str, ...] = RAYOP_AUTOSCALER_COMMAND
-    """Default autoscaler sidecar command; empty means KubeRay's `ray kuberay-autoscaler` via bash."""
-    autoscaler_image: str | None = None
-    """Default autoscaler image; None means the head Ray container's image, as in KubeRay."""
+    rayop_autoscaler_image: str | None = None
+    """An image that holds rayop: autoscaler sidecars run ``rayop autoscaler`` from it. None: Ray's own
+    ``ray kuberay-autoscaler`` in the head Ray container's image, exactly as KubeRay (a stock Ray image has no
+    rayop, so rayop's autoscaler is only chosen when the operator is told where it is)."""
     enable_init_container_injection: bool = True
     """Inject the wait-gcs-ready init container into workers (ENABLE_INIT_CONTAINER_INJECTION)."""
     enable_probes_injection: bool = True
@@ -63,4 +53,4 @@ class BuildOptions:
 
 DEFAULT_OPTIONS = BuildOptions()
 
-__all__ = ["DEFAULT_OPTIONS", "RAYOP_AUTOSCALER_COMMAND", "BuildError", "BuildOptions"]
+__all__ = ["DEFAULT_OPTIONS", "BuildError", "BuildOptions"]

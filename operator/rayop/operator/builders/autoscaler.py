@@ -1,9 +1,10 @@
 """The autoscaler sidecar injected into the head pod when ``enableInTreeAutoscaling`` is true.
 
-rayop runs its own autoscaler by default (``BuildOptions.autoscaler_command``), but the container otherwise
-has KubeRay's shape, env and resources, and ``autoscalerOptions`` overrides apply exactly as in KubeRay, so a
-user can switch back to ``ray kuberay-autoscaler`` by setting ``command``/``args`` (or the operator can, with
-an empty ``autoscaler_command``).
+By default the sidecar is exactly KubeRay's (``BuildAutoscalerContainer``): Ray's ``ray kuberay-autoscaler`` in the
+head Ray container's image, because that is the only autoscaler a stock Ray image is known to hold.  Only when the
+operator is told of an image that holds rayop (``BuildOptions.rayop_autoscaler_image``) does the sidecar run
+``rayop autoscaler`` from it.  Either way the container has KubeRay's shape (``/bin/bash -c -- <start command>``,
+env, resources), so ``autoscalerOptions`` overrides apply exactly as in KubeRay.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ if TYPE_CHECKING:
 
 AUTOSCALER_CONTAINER_NAME = "autoscaler"
 KUBERAY_GEN_AUTOSCALER_START_CMD = "KUBERAY_GEN_AUTOSCALER_START_CMD"
-#: What KubeRay runs in the sidecar.
+#: What KubeRay runs in the sidecar (and puts in ``KUBERAY_GEN_AUTOSCALER_START_CMD``).
 KUBERAY_AUTOSCALER_START_CMD = (
     "ray kuberay-autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
 )
-BASH_COMMAND = ["/bin/bash", "-c", "--"]
+#: What the sidecar runs from ``BuildOptions.rayop_autoscaler_image``: rayop's autoscaler, same arguments.
+RAYOP_AUTOSCALER_START_CMD = (
+    "rayop autoscaler --cluster-name $(RAY_CLUSTER_NAME) --cluster-namespace $(RAY_CLUSTER_NAMESPACE)"
+)
 DEFAULT_AUTOSCALER_RESOURCES = {
     "limits": {"cpu": "500m", "memory": "512Mi"},
     "requests": {"cpu": "500m", "memory": "512Mi"},
@@ -37,14 +41,7 @@ def field_ref_env(name: str, field_path: str) -> dict[str, Any]:
 
 def build_autoscaler_container(cluster: RayCluster, options: BuildOptions) -> dict[str, Any]:
     """The ``autoscaler`` container, with auth env and ``autoscalerOptions`` overrides applied."""
-    head_containers = (cluster.spec.head_group_spec.template.get("spec") or {}).get("containers") or [{}]
-    image = options.autoscaler_image or head_containers[0].get("image", "")
-    if options.autoscaler_command:
-        start_cmd = " ".join(options.autoscaler_command)
-        command, args = list(options.autoscaler_command), []
-    else:
-        start_cmd = KUBERAY_AUTOSCALER_START_CMD
-        command, args = list(BASH_COMMAND), [KUBERAY_AUTOSCALER_START_CMD]
+    image, start_cmd = _image_and_start_command(cluster, options)
     container: dict[str, Any] = {
         "name": AUTOSCALER_CONTAINER_NAME,
         "image": image,
@@ -56,26 +53,40 @@ def build_autoscaler_container(cluster: RayCluster, options: BuildOptions) -> di
             {"name": "KUBERAY_CRD_VER", "value": "v1"},
             {"name": KUBERAY_GEN_AUTOSCALER_START_CMD, "value": start_cmd},
         ],
-        "command": command,
+        "command": _bash_command(options),
+        "args": [start_cmd],
         "resources": copy.deepcopy(DEFAULT_AUTOSCALER_RESOURCES),
     }
-    if args:
-        container["args"] = args
     if auth.is_auth_enabled(cluster):
         auth.add_token_auth_env(cluster, container)
-    _merge_overrides(container, cluster, start_cmd)
+    _merge_overrides(container, cluster)
     return container
 
 
-def _merge_overrides(container: dict[str, Any], cluster: RayCluster, start_cmd: str) -> None:
-    """KubeRay's ``mergeAutoscalerOverrides``: replace resources/image/pull policy/security
-    context/command/args, append env/envFrom/volumeMounts.
+def _image_and_start_command(cluster: RayCluster, options: BuildOptions) -> tuple[str, str]:
+    """rayop's autoscaler only with the operator's rayop image; otherwise KubeRay's, in the head's image.
 
-    rayop's default command is a plain argv rather than KubeRay's ``bash -c``; so that overrides written for
-    KubeRay keep working, user ``args`` without a user ``command`` run under KubeRay's ``/bin/bash -c --``
-    (where ``$KUBERAY_GEN_AUTOSCALER_START_CMD`` starts rayop's autoscaler), and a user ``command`` without
-    ``args`` receives the generated start command as its argument, as it would under KubeRay.
+    A user ``autoscalerOptions.image`` replaces the image as in KubeRay, and the command then follows the image:
+    under KubeRay such an image holds Ray's autoscaler, and nothing says it holds rayop.
     """
+    opts = cluster.spec.autoscaler_options
+    user_image = opts.image if opts is not None else None
+    if options.rayop_autoscaler_image is not None and user_image is None:
+        return options.rayop_autoscaler_image, RAYOP_AUTOSCALER_START_CMD
+    head_containers = (cluster.spec.head_group_spec.template.get("spec") or {}).get("containers") or [{}]
+    return head_containers[0].get("image", ""), KUBERAY_AUTOSCALER_START_CMD
+
+
+def _bash_command(options: BuildOptions) -> list[str]:
+    """KubeRay's ``GetContainerCommand``: ``/bin/bash -c --``, ``-cl`` with ENABLE_LOGIN_SHELL (the same wrapper
+    ``pod.container_command`` gives the Ray container; not imported from there, as pod.py imports this module)."""
+    return ["/bin/bash", "-cl" if options.enable_login_shell else "-c", "--"]
+
+
+def _merge_overrides(container: dict[str, Any], cluster: RayCluster) -> None:
+    """KubeRay's ``mergeAutoscalerOverrides``: replace resources/image/pull policy/security context/command/args,
+    append env/envFrom/volumeMounts.  ``KUBERAY_GEN_AUTOSCALER_START_CMD`` keeps the generated start command, so
+    user ``args`` can still run it (``"ulimit -n 65536; $KUBERAY_GEN_AUTOSCALER_START_CMD"``)."""
     opts = cluster.spec.autoscaler_options
     if opts is None:
         return
@@ -95,9 +106,5 @@ def _merge_overrides(container: dict[str, Any], cluster: RayCluster, start_cmd: 
         container["securityContext"] = copy.deepcopy(opts.security_context)
     if opts.command:
         container["command"] = list(opts.command)
-        if not opts.args and not container.get("args"):
-            container["args"] = [start_cmd]
     if opts.args:
         container["args"] = list(opts.args)
-        if not opts.command and container["command"] != BASH_COMMAND:
-            container["command"] = list(BASH_COMMAND)
