@@ -19,6 +19,7 @@ def _operator(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         health_port=args.health_port,
         metrics_port=args.metrics_port,
+        autoscaler_image=args.autoscaler_image,
         leader_election={"enabled": False} if args.no_leader_election else None,
     )
     run(settings)
@@ -87,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     op.add_argument("--health-port", type=int, help="liveness endpoint port (0: off)")
     op.add_argument("--metrics-port", type=int, help="metrics endpoint port (0: off)")
+    op.add_argument("--autoscaler-image", help="an image that holds rayop: autoscaler sidecars run rayop's "
+                    "autoscaler from it (default: Ray's own autoscaler in the head image, as KubeRay)")
     op.add_argument("--no-leader-election", action="store_true",
                     help="act without holding the leader Lease (only when a single process can ever run)")
     op.set_defaults(func=_operator)

@@ -6,7 +6,6 @@ snapshot diff.  Regenerate on purpose with ``pytest tests/golden --update-golden
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,9 @@ import pytest
 import yaml
 
 from rayop.api.raycluster import RayCluster
-from rayop.operator.builders import BuildError, BuildOptions, auth, ingress, names, rbac, resources, service
-from rayop.operator.builders.pod import build_head_pod, build_worker_pod
+from rayop.operator.builders import BuildOptions, names
+from rayop.operator.raycluster.children import desired_children, fresh_cluster_pods
+from rayop.operator.raycluster.pods_plan import CreatePod
 
 pytestmark = pytest.mark.unit
 
@@ -34,39 +34,23 @@ def load_cluster(path: Path) -> RayCluster:
 
 
 def build_all(cluster: RayCluster) -> list[dict[str, Any]]:
-    """What the reconciler would create for a fresh cluster, with deterministic names."""
-    objects: list[dict[str, Any]] = []
-    if cluster.spec.is_autoscaling_enabled():
-        objects += rbac.build_autoscaler_rbac(cluster, OPTIONS)
-    if ingress.is_ingress_enabled(cluster):
-        objects.append(ingress.build_ingress(cluster, OPTIONS))
-    if auth.needs_auth_secret(cluster):
-        objects.append(auth.build_auth_secret(cluster, "golden-token"))
-    objects.append(service.build_head_service(cluster, OPTIONS))
-    if service.needs_headless_worker_service(cluster):
-        objects.append(service.build_headless_worker_service(cluster, OPTIONS))
-    if service.is_serve_service_enabled(cluster):
-        with contextlib.suppress(BuildError):
-            objects.append(service.build_serve_service(cluster, OPTIONS))
-    objects.append(build_head_pod(cluster, OPTIONS, name=names.head_pod_name(cluster)))
-    for group in cluster.spec.worker_group_specs or []:
-        hosts = group.effective_num_of_hosts()
-        for replica in range(resources.desired_replicas(group) // hosts):
-            replica_name = names.multihost_replica_name(group.group_name, names.name_suffix(cluster.uid, str(replica)))
-            for host in range(hosts):
-                suffix = names.name_suffix(cluster.uid, group.group_name, str(replica), str(host))
-                objects.append(
-                    build_worker_pod(
-                        cluster,
-                        group,
-                        OPTIONS,
-                        name=names.worker_pod_name(cluster, group, suffix),
-                        replica_index=replica,
-                        replica_name=replica_name,
-                        host_index=host,
-                    )
-                )
-    return objects
+    """What the reconciler creates for a fresh cluster (its own lists), with deterministic names."""
+    wanted = desired_children(cluster, OPTIONS, auth_token=lambda: "golden-token")
+    per_group: dict[str, int] = {}
+
+    def suffix(create: CreatePod, _: int) -> str:
+        if create.node_type == "head":
+            return names.name_suffix(cluster.uid or cluster.name, "head")
+        replica = create.replica_index if create.replica_key is not None else per_group.get(create.group, 0)
+        if create.replica_key is None:
+            per_group[create.group] = replica + 1
+        return names.name_suffix(cluster.uid, create.group, str(replica), str(create.host_index or 0))
+
+    def replica_suffix(create: CreatePod) -> str:
+        return names.name_suffix(cluster.uid, str(create.replica_index))
+
+    pods = fresh_cluster_pods(cluster, OPTIONS, suffix=suffix, replica_suffix=replica_suffix)
+    return [d.child.obj for d in wanted.children] + pods
 
 
 def render(objects: list[dict[str, Any]]) -> str:

@@ -138,12 +138,18 @@ def _wait_http(url: str, comp: Component, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{comp.name} not healthy at {url}:\n{comp.log_tail()}")
 
 
+#: What the local node runs for any image: the host's virtualenv (see rayop.local.localnode).
+LOCAL_IMAGE = "rayop-local"
+
+
 def start_operator(kubeconfig: Path, logdir: Path, extra: list[str] | None = None) -> tuple[Component, int]:
     """``rayop operator`` as a subprocess, returned once its liveness endpoint answers."""
     port = free_port()
     comp = Component("rayop-operator", [
         sys.executable, "-m", "rayop.cli", "operator", "--kubeconfig", str(kubeconfig),
-        "--health-port", str(port), "--metrics-port", "0", "--log-format", "plain", *(extra or []),
+        "--health-port", str(port), "--metrics-port", "0", "--log-format", "plain",
+        # The local node's "image" is this virtualenv, which holds rayop: sidecars run rayop's own autoscaler.
+        "--autoscaler-image", LOCAL_IMAGE, *(extra or []),
     ], logdir / "rayop-operator.log")
     comp.start()
     _wait_http(f"http://127.0.0.1:{port}/healthz", comp)
