@@ -164,6 +164,15 @@ class KubeClient:
             obj, params={"fieldManager": self.field_manager},
         )
 
+    async def replace(self, obj: JSON, namespace: str | None = None) -> JSON:
+        """PUT the whole object. With ``metadata.resourceVersion`` set (as read) the server refuses with 409
+        (:class:`Conflict`) if the object changed since, so read-modify-write never overwrites another writer."""
+        ns = namespace or obj.get("metadata", {}).get("namespace")
+        return await self.request(
+            "PUT", resource_path(obj["apiVersion"], plural_of(obj["kind"]), ns, obj["metadata"]["name"]),
+            obj, params={"fieldManager": self.field_manager},
+        )
+
     async def patch(
         self, api_version: str, plural: str, name: str, patch: Any, namespace: str | None = None,
         *, kind: str = "merge", subresource: str | None = None,
