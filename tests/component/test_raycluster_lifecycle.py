@@ -107,6 +107,8 @@ def test_operator_killed_mid_scale_up_converges_without_duplicate_or_missing_pod
         mid = len(cluster_pods(core, namespace, name))
         assert mid < 121, "the kill came after the scale-up finished; the test would prove nothing"
         comp, _ = start_operator(control_plane.kubeconfig, tmp_path, ["-n", namespace])
+        # The killed leader's Lease must expire first (15 s), then the new process converges.
+        wait_for(lambda: len(cluster_pods(core, namespace, name)) >= 121, timeout=120, what="scale-up finished")
         wait_ready(custom, namespace, name, timeout=120)
         time.sleep(2)  # anything a stale view would still do happens now
         pods = cluster_pods(core, namespace, name)

@@ -25,7 +25,7 @@ import yaml
 from . import kubeconfig as kc
 from .nodes import NodeShape, build_kwok_node, default_shapes, node_names
 from .pki import CertificateAuthority, write_service_account_keys
-from .processes import Component, free_port
+from .processes import Component, free_port, stop_process_group
 from .tools import CONTROL_PLANE_TOOLS, KWOK_STAGES_FILE, ensure_tools
 
 #: Pod network plan shared with the local node agent (rayop.local.localnode.network_plan).
@@ -125,6 +125,22 @@ class ControlPlane:
         self.components.clear()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def kill_apiserver(self) -> None:
+        """SIGKILL kube-apiserver (an outage, for tests of how clients survive one); see :meth:`restart_apiserver`."""
+        comp = self._by_name("kube-apiserver")
+        if comp.process is not None:
+            stop_process_group(comp.process.pid, grace=0)
+            comp.process.wait(timeout=10)
+
+    def restart_apiserver(self) -> None:
+        """Start kube-apiserver again on the same port and certificates; returns once it answers ``/readyz``."""
+        comp = self._by_name("kube-apiserver")
+        comp.start()
+        self._wait(lambda: self._api_get("/readyz") is not None, comp, "kube-apiserver /readyz")
+
+    def _by_name(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
 
     # -- pieces -------------------------------------------------------------------------------------------------
     def _write_pki(self) -> None:

@@ -150,7 +150,8 @@ class ControllerRunner:
 
     # -- passes ------------------------------------------------------------------------------------------------
     async def _run_pass(self, body: Body) -> float | Failed | None:
-        name = self.controller.component
+        # controller-runtime labels its series with the lower-case kind (``raycluster``).
+        name = self.controller.kind.lower()
         started = time.monotonic()
         try:
             result = await self._pass(body)
