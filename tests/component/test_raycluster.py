@@ -55,7 +55,7 @@ def test_kuberay_sample_reaches_ready_with_the_pods_kuberay_makes(
     pods = cluster_pods(core, namespace, name)
     heads = [p for p in pods if p.metadata.labels["ray.io/node-type"] == "head"]
     assert len(heads) == 1
-    assert len(pods) == status["desiredWorkerReplicas"] + 1
+    assert len(pods) == status.get("desiredWorkerReplicas", 0) + 1  # omitted when 0, as KubeRay omits it
     assert status["observedGeneration"] == cluster["metadata"]["generation"]
     conds = {c["type"]: c for c in status["conditions"]}
     assert conds["RayClusterProvisioned"]["status"] == "True"

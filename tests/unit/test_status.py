@@ -86,6 +86,11 @@ def as_stored(st: dict[str, Any]) -> dict[str, Any]:
     return strip(st)  # type: ignore[no-any-return]
 
 
+def count(st: dict[str, Any], field: str) -> int:
+    """A counter as a client reads KubeRay's status: omitted (omitempty) means 0."""
+    return int(as_stored(st).get(field, 0))
+
+
 # --- counters and resources ----------------------------------------------------------------------------------
 
 
@@ -96,7 +101,7 @@ def test_ready_workers_need_running_and_ready_while_available_needs_running_only
 
 def test_head_is_not_counted_as_a_worker() -> None:
     st = status(cluster(0), [head()])
-    assert (st["readyWorkerReplicas"], st["availableWorkerReplicas"]) == (0, 0)
+    assert (count(st, "readyWorkerReplicas"), count(st, "availableWorkerReplicas")) == (0, 0)
 
 
 def test_terminating_workers_are_not_counted() -> None:
@@ -105,7 +110,7 @@ def test_terminating_workers_are_not_counted() -> None:
 
 def test_desired_min_max_and_resources_come_from_the_spec() -> None:
     st = status(cluster(3), [])
-    assert (st["desiredWorkerReplicas"], st["minWorkerReplicas"], st["maxWorkerReplicas"]) == (3, 0, 10)
+    assert (st["desiredWorkerReplicas"], count(st, "minWorkerReplicas"), st["maxWorkerReplicas"]) == (3, 0, 10)
     assert (st["desiredCPU"], st["desiredMemory"], st["desiredGPU"], st["desiredTPU"]) == ("7", "2Gi", "0", "0")
 
 
@@ -116,7 +121,7 @@ def test_desired_workers_multiply_by_num_of_hosts() -> None:
 
 def test_suspended_group_is_excluded_from_desired_counts() -> None:
     st = status(cluster(2, group_suspend=True), [])
-    assert (st["desiredWorkerReplicas"], st["maxWorkerReplicas"], st["desiredCPU"]) == (0, 0, "1")
+    assert (count(st, "desiredWorkerReplicas"), count(st, "maxWorkerReplicas"), st["desiredCPU"]) == (0, 0, "1")
 
 
 def test_observed_generation_and_last_update_time_are_set() -> None:
@@ -124,12 +129,32 @@ def test_observed_generation_and_last_update_time_are_set() -> None:
     assert (st["observedGeneration"], st["lastUpdateTime"]) == (7, T2)
 
 
+def test_zero_counters_are_omitted_like_kuberays_omitempty_fields() -> None:
+    stored = as_stored(status(cluster(0), []))
+    for field in ("readyWorkerReplicas", "availableWorkerReplicas", "desiredWorkerReplicas", "minWorkerReplicas"):
+        assert field not in stored, field
+    assert stored["maxWorkerReplicas"] == 10
+
+
+def test_a_counter_that_drops_to_zero_is_deleted_by_the_merge_patch() -> None:
+    stored = as_stored(status(cluster(2), ready_pods(2), now=T0))
+    assert stored["availableWorkerReplicas"] == 2
+    st = status(cluster(2), [head()], stored, now=T1)
+    assert st["availableWorkerReplicas"] is None and st["readyWorkerReplicas"] is None
+    assert "availableWorkerReplicas" not in merge_patch(stored, st)
+
+
+def test_zero_desired_resources_are_still_written_as_kuberay_writes_quantities() -> None:
+    st = status(cluster(0), [])
+    assert (st["desiredGPU"], st["desiredTPU"]) == ("0", "0")
+
+
 # --- state ---------------------------------------------------------------------------------------------------
 
 
 def test_state_is_ready_when_all_pods_exist_and_are_running_and_ready() -> None:
     st = status(cluster(2), ready_pods(2))
-    assert st["state"] == "ready" and st["reason"] == ""
+    assert st["state"] == "ready" and as_stored(st).get("reason", "") == ""
     assert st["stateTransitionTimes"] == {"ready": T1}
 
 
@@ -168,7 +193,17 @@ def test_state_stays_suspended_after_resume_until_ready() -> None:
 
 def test_reason_is_kept_until_ready_then_cleared() -> None:
     assert status(cluster(3), ready_pods(2), {"reason": "old"})["reason"] == "old"
-    assert status(cluster(2), ready_pods(2), {"reason": "old"})["reason"] == ""
+    assert as_stored(status(cluster(2), ready_pods(2), {"reason": "old"})).get("reason", "") == ""
+
+
+def test_an_empty_reason_is_omitted_like_kuberay() -> None:
+    assert "reason" not in as_stored(status(cluster(3), ready_pods(2)))
+
+
+def test_clearing_the_reason_deletes_it_through_the_merge_patch() -> None:
+    st = status(cluster(2), ready_pods(2), {"reason": "old"})
+    assert st["reason"] is None
+    assert "reason" not in merge_patch({"reason": "old"}, st)
 
 
 # --- RayClusterProvisioned -----------------------------------------------------------------------------------
@@ -344,7 +379,7 @@ def test_suspending_condition_is_true_while_suspending() -> None:
     st = status(cluster(suspend=True), ready_pods(), suspending=True)
     c = cond(st, "RayClusterSuspending")
     assert c is not None and (c["status"], c["reason"]) == ("True", "RayClusterSuspending")
-    assert cond(st, "RayClusterSuspended") is None
+    assert cond(st, "RayClusterSuspended")["status"] == "False"  # type: ignore[index]
 
 
 def test_suspending_and_suspended_are_never_both_true() -> None:
@@ -360,9 +395,18 @@ def test_suspended_condition_turns_false_on_resume() -> None:
     assert c is not None and (c["status"], c["lastTransitionTime"]) == ("False", T1)
 
 
-def test_suspend_conditions_are_absent_for_clusters_never_suspended() -> None:
+def test_a_cluster_never_suspended_has_suspending_and_suspended_false_as_kuberay_writes_them() -> None:
     st = status(cluster(), ready_pods())
-    assert cond(st, "RayClusterSuspending") is None and cond(st, "RayClusterSuspended") is None
+    for ctype in ("RayClusterSuspending", "RayClusterSuspended"):
+        c = cond(st, ctype)
+        assert c is not None and (c["status"], c["reason"], c["message"]) == ("False", ctype, ""), ctype
+
+
+def test_the_false_suspend_conditions_keep_their_transition_time_across_passes() -> None:
+    prev = as_stored(status(cluster(), ready_pods(), now=T0))
+    st = status(cluster(), ready_pods(), prev, now=T2)
+    assert cond(st, "RayClusterSuspended")["lastTransitionTime"] == T0  # type: ignore[index]
+    assert cond(st, "RayClusterSuspending")["lastTransitionTime"] == T0  # type: ignore[index]
 
 
 # --- head info and endpoints ---------------------------------------------------------------------------------
@@ -460,3 +504,9 @@ def test_condition_order_does_not_matter() -> None:
 
 def test_empty_previous_status_is_a_change() -> None:
     assert status_changed({}, status(cluster(), []))
+
+
+def test_omitted_fields_sent_as_null_are_not_a_change() -> None:
+    prev = as_stored(status(cluster(0), [head()], now=T0))
+    assert "availableWorkerReplicas" not in prev and "reason" not in prev
+    assert not status_changed(prev, status(cluster(0), [head()], prev, now=T1))

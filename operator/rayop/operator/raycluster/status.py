@@ -4,6 +4,10 @@ Follows KubeRay's ``calculateStatus``: replica counters, desired resources, ``st
 info and endpoints, and the conditions RayClusterProvisioned, HeadPodReady, ReplicaFailure, RayClusterSuspending and
 RayClusterSuspended.  The caller writes the result only when :func:`status_changed` says it differs in substance,
 so a quiet cluster causes no writes.
+
+Fields KubeRay's ``RayClusterStatus`` tags ``omitempty`` are left out when zero, as KubeRay's JSON leaves them out
+(kubectl shows a blank, not ``0``).  The status is written as a JSON merge patch, so such a field is set to None
+here, which deletes a value written earlier; :func:`status_changed` treats None and absent alike.
 """
 
 from __future__ import annotations
@@ -70,11 +74,14 @@ def compute_status(
     head = next((p for p in live if p.node_type == L.NODE_TYPE_HEAD), None)
     totals = resources.replica_totals(cluster)
     status: dict[str, Any] = {
-        "readyWorkerReplicas": sum(1 for p in workers if p.running_and_ready),
-        "availableWorkerReplicas": sum(1 for p in workers if p.phase == "Running"),
-        **totals,
+        **_omit_zero({
+            "readyWorkerReplicas": sum(1 for p in workers if p.running_and_ready),
+            "availableWorkerReplicas": sum(1 for p in workers if p.phase == "Running"),
+            **totals,
+            "observedGeneration": generation,
+        }),
+        # resource.Quantity is a struct, which Go's omitempty never omits: KubeRay writes "0".
         **resources.desired_status_resources(cluster),
-        "observedGeneration": generation,
         "lastUpdateTime": now,
     }
     prev_conds = {c["type"]: c for c in previous.get("conditions", []) or []}
@@ -89,7 +96,7 @@ def compute_status(
         state = "ready"
     if state:
         status["state"] = state
-    status["reason"] = "" if state == "ready" else previous.get("reason", "")
+    status["reason"] = None if state == "ready" else previous.get("reason") or None
     transitions = dict(previous.get("stateTransitionTimes") or {})
     if state and state != previous.get("state"):
         transitions[state] = now
@@ -110,14 +117,9 @@ def compute_status(
     conds.append(_head_readycondition(head, generation, now, prev_conds))
     if failure is not None:
         conds.append(condition(REPLICA_FAILURE, True, failure.reason, failure.message, generation, now, prev_conds))
-    if suspending:
-        conds.append(condition(SUSPENDING, True, SUSPENDING, "", generation, now, prev_conds))
-    elif SUSPENDING in prev_conds:
-        conds.append(condition(SUSPENDING, False, SUSPENDING, "", generation, now, prev_conds))
-    if suspended:
-        conds.append(condition(SUSPENDED, True, SUSPENDED, "", generation, now, prev_conds))
-    elif SUSPENDED in prev_conds:
-        conds.append(condition(SUSPENDED, False, SUSPENDED, "", generation, now, prev_conds))
+    # KubeRay sets both on every cluster it admits, False (reason = the type, no message) unless suspending/suspended.
+    conds.append(condition(SUSPENDING, suspending, SUSPENDING, "", generation, now, prev_conds))
+    conds.append(condition(SUSPENDED, suspended, SUSPENDED, "", generation, now, prev_conds))
     if invalid is not None:
         conds.append(condition(SPEC_VALID, False, invalid[0], invalid[1], generation, now, prev_conds))
     elif SPEC_VALID in prev_conds:
@@ -129,6 +131,11 @@ def compute_status(
     if endpoints:
         status["endpoints"] = endpoints
     return status
+
+
+def _omit_zero(fields: dict[str, int]) -> dict[str, int | None]:
+    """KubeRay's ``omitempty`` on int32/int64 status fields: 0 is not written (None deletes it in the patch)."""
+    return {k: (v or None) for k, v in fields.items()}
 
 
 def _head_readycondition(head: PodView | None, generation: int, now: str,
