@@ -84,6 +84,21 @@ def test_budget_grants_a_whole_replica_or_nothing() -> None:
     assert b.take(4) and not b.take(4) and b.left == 1
 
 
+def test_an_untouched_budget_grants_one_replica_larger_than_itself_and_is_then_used_up() -> None:
+    b = CreateBudget(50)
+    assert b.take(64) and b.left == 0 and not b.take(1) and b.take_up_to(5) == 0
+
+
+def test_a_budget_already_spent_refuses_a_replica_larger_than_what_is_left() -> None:
+    b = CreateBudget(50)
+    b.charge(1)
+    assert not b.take(64) and b.left == 49
+
+
+def test_a_zero_budget_grants_nothing() -> None:
+    assert not CreateBudget(0).take(2)
+
+
 # --- interchangeable single-host pods (KubeRay) ---------------------------------------------------------------
 
 

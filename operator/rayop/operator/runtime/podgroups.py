@@ -15,7 +15,8 @@ The rules, in order:
   single-host rules, see :func:`_plan_pool`); replicas take an index, either the lowest free one (KubeRay's
   multi-host slices) or exactly ``0..N-1`` (Kubeflow: replica i is always index i, :attr:`Naming.INDEXED`);
 * creations are limited by a :class:`CreateBudget` shared by all groups of one owner in one pass, so one huge
-  scale-up cannot starve other owners; what the budget does not allow is ``deferred``.
+  scale-up cannot starve other owners; what the budget does not allow is ``deferred``. A replica larger than the
+  whole budget is created alone by a pass that has created nothing else.
 
 Groups whose earlier creates/deletes the cache does not show yet (expectations) are skipped by :func:`plan_groups`.
 """
@@ -146,8 +147,13 @@ class CreateBudget:
         return granted
 
     def take(self, n: int) -> bool:
-        """Reserve one whole replica of ``n`` members, or nothing: a replica is never split across passes."""
-        if n > self.left:
+        """Reserve one whole replica of ``n`` members, or nothing: a replica is never split across passes.
+
+        A replica larger than the whole budget (a 64-host TPU slice under the default 50) would then never be
+        created, so a pass that has not spent anything yet may take it anyway; the budget is then used up, and the
+        owner's other creations wait for the next pass.
+        """
+        if n > self.left and not (self.spent == 0 and self.limit > 0):
             return False
         self.spent += n
         return True
