@@ -497,9 +497,38 @@ def test_creation_budget_never_splits_a_multihost_replica() -> None:
     assert p.deferred
 
 
-def test_budget_smaller_than_a_replica_defers_the_whole_group() -> None:
-    p = plan(cluster(group("tpu", 1, hosts=4)), [head()], max_creates=3)
-    assert not p.creates and p.deferred
+def test_budget_left_smaller_than_a_replica_defers_the_whole_group() -> None:
+    p = plan(cluster(group("small", 1), group("tpu", 1, hosts=4)), [head()], max_creates=3)
+    assert created(p) == {"small": 1} and p.deferred
+
+
+def test_replica_larger_than_the_whole_budget_is_created_whole_by_a_pass_that_created_nothing_else() -> None:
+    p = plan(cluster(group("tpu", 2, hosts=4)), [head()], max_creates=3)
+    assert Counter(c.replica_key for c in p.creates) == {"tpu-0": 4}
+    assert p.deferred  # the second replica waits for the next pass
+
+
+def test_replica_larger_than_the_whole_budget_ends_the_pass_for_later_groups() -> None:
+    p = plan(cluster(group("tpu", 1, hosts=4), group("small", 2)), [head()], max_creates=3)
+    assert created(p) == {"tpu": 4} and p.deferred
+
+
+def tpu_v6e_256() -> RayCluster:
+    """KubeRay's 16x16 v6e sample: one replica of 64 hosts, more than the default budget of 50 creations a pass."""
+    return RayCluster.parse(yaml.safe_load((SAMPLES / "ray-cluster.tpu-v6e-256-multihost.yaml").read_text()))
+
+
+def test_kuberay_v6e_256_sample_creates_the_head_first_and_defers_its_64_host_replica() -> None:
+    p = plan(tpu_v6e_256(), [])
+    assert created(p) == {"headgroup": 1} and p.deferred
+
+
+def test_kuberay_v6e_256_sample_gets_its_whole_64_host_replica_once_the_head_exists() -> None:
+    c = tpu_v6e_256()
+    p = plan(c, [head()])
+    assert [(x.group, x.replica_index, x.replica_key) for x in p.creates] == [("tpu-group", 0, "tpu-group-0")] * 64
+    assert sorted(x.host_index for x in p.creates) == list(range(64))
+    assert not p.deferred
 
 
 def test_pending_multihost_group_is_skipped() -> None:

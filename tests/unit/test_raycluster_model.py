@@ -27,7 +27,7 @@ def raycluster_samples() -> list[dict[str, Any]]:
 
 def test_every_kuberay_raycluster_sample_parses():
     clusters = [RayCluster.parse(doc) for doc in raycluster_samples()]
-    assert len(clusters) == 10
+    assert len(clusters) == 11
 
 
 def test_parse_rejects_a_spec_without_head_group():

@@ -4,17 +4,22 @@ This is KubeRay's ``reconcilePods`` as a pure function: suspend, Recreate upgrad
 group (group suspend, multi-host replica groups, unhealthy pods, ``workersToDelete``, replicas clamped to
 [min, max]).  Two deliberate improvements: scale-down without autoscaling removes pending/unready pods first and
 then the newest ones (KubeRay removes "the first listed"), and the number of creations per pass is bounded so one
-huge scale-up cannot starve other clusters.
+huge scale-up cannot starve other clusters. The worker groups are planned by the generic pod-group engine
+(:mod:`rayop.operator.runtime.podgroups`, shared with the Kubeflow kinds); this module keeps the Ray-only rules
+(suspend, Recreate, the head) and KubeRay's event messages.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rayop.api import labels as L
 from rayop.api.raycluster import RayCluster, WorkerGroupSpec
 from rayop.operator.builders import resources
+from rayop.operator.runtime import podgroups
+from rayop.operator.runtime.podgroups import Cause
 
 from .observed import PodView
 
@@ -112,7 +117,7 @@ def plan_pods(
                                   "Recreate upgradeStrategy") for p in live]
         return plan
 
-    budget = max_creates
+    budget = podgroups.CreateBudget(max_creates)
     if L.HEAD_GROUP not in pending_groups:
         if len(heads) > 1:
             plan.error = f"{len(heads)} head pods found {[h.name for h in heads]}. Please delete extra head pods"
@@ -126,7 +131,7 @@ def plan_pods(
         restart_disabled = annotations.get(L.DISABLE_PROVISIONED_HEAD_RESTART) == "true"
         if not heads and not (provisioned and restart_disabled):
             plan.creates.append(CreatePod(L.NODE_TYPE_HEAD, L.HEAD_GROUP))
-            budget -= 1
+            budget.charge(1)
 
     by_group: dict[str, list[PodView]] = defaultdict(list)
     for p in live:
@@ -137,89 +142,57 @@ def plan_pods(
             continue
         existing = by_group.get(group.group_name, [])
         if num_hosts(group) > 1:
-            budget = _plan_multihost(cluster, group, existing, plan, budget, random_pod_delete)
+            _plan_multihost(cluster, group, existing, plan, budget, random_pod_delete)
         else:
-            budget = _plan_single_host(cluster, group, existing, plan, budget, random_pod_delete)
+            _plan_single_host(cluster, group, existing, plan, budget, random_pod_delete)
     return plan
 
 
+def _group_spec(cluster: RayCluster, group: WorkerGroupSpec, random_pod_delete: bool) -> podgroups.GroupSpec:
+    to_delete = (group.scale_strategy.workers_to_delete or []) if group.scale_strategy else []
+    return podgroups.GroupSpec(group.group_name, desired_replicas(group), num_hosts(group), suspend=bool(group.suspend),
+                               delete_names=frozenset(to_delete),
+                               scale_down=random_pod_delete or not autoscaling_enabled(cluster))
+
+
+def _add(plan: PodPlan, group: WorkerGroupSpec, outcome: podgroups.GroupPlan[PodView],
+         message: Callable[[podgroups.Removal[PodView]], str]) -> None:
+    plan.creates += [CreatePod(L.NODE_TYPE_WORKER, group.group_name, c.replica_index, c.host_index, c.replica_key)
+                     for c in outcome.creates]
+    plan.deletes += [_worker_delete(r.member, message(r)) for r in outcome.deletes]
+    plan.deferred = plan.deferred or outcome.deferred
+
+
 def _plan_single_host(cluster: RayCluster, group: WorkerGroupSpec, existing: list[PodView], plan: PodPlan,
-                      budget: int, random_pod_delete: bool = False) -> int:
+                      budget: podgroups.CreateBudget, random_pod_delete: bool = False) -> None:
+    """KubeRay's single-host rules (unhealthy pods first and alone, workersToDelete, scale by count)."""
     ns = cluster.metadata.get("namespace", "")
-    if group.suspend:
-        plan.deletes += [_worker_delete(p, f"Deleted worker Pod {ns}/{p.name} due to worker group suspension")
-                         for p in existing]
-        return budget
-    unhealthy = [p for p in existing if p.should_delete()]
-    if unhealthy:
-        plan.deletes += [_worker_delete(p, f"Deleted worker Pod {ns}/{p.name}; {p.describe()}") for p in unhealthy]
-        return budget
-    to_delete = set((group.scale_strategy.workers_to_delete or []) if group.scale_strategy else [])
-    named = [p for p in existing if p.name in to_delete]
-    plan.deletes += [_worker_delete(p, f"Deleted Pod {ns}/{p.name}") for p in named]
-    remaining = [p for p in existing if p.name not in to_delete]
-    diff = desired_replicas(group) - len(remaining)
-    if diff > 0:
-        n = min(diff, budget)
-        plan.creates += [CreatePod(L.NODE_TYPE_WORKER, group.group_name) for _ in range(n)]
-        plan.deferred = plan.deferred or n < diff
-        return budget - n
-    if diff < 0 and (random_pod_delete or not autoscaling_enabled(cluster)):
-        # Remove pods that do the least work first: not running/ready, then the newest.
-        victims = sorted(remaining, key=lambda p: (p.running_and_ready, _neg(p.created)))[: -diff]
-        plan.deletes += [_worker_delete(p, f"Deleted Pod {ns}/{p.name}") for p in victims]
-    return budget
 
+    def message(r: podgroups.Removal[PodView]) -> str:
+        p = r.member
+        if r.cause is Cause.SUSPENDED:
+            return f"Deleted worker Pod {ns}/{p.name} due to worker group suspension"
+        if r.cause is Cause.UNHEALTHY:
+            return f"Deleted worker Pod {ns}/{p.name}; {p.describe()}"
+        return f"Deleted Pod {ns}/{p.name}"
 
-def _neg(created: str) -> tuple[int, ...]:
-    """Sort key that orders ISO timestamps newest first."""
-    return tuple(-ord(c) for c in created)
+    _add(plan, group, podgroups.plan_group(_group_spec(cluster, group, random_pod_delete), existing, budget), message)
 
 
 def _plan_multihost(cluster: RayCluster, group: WorkerGroupSpec, existing: list[PodView], plan: PodPlan,
-                    budget: int, random_pod_delete: bool = False) -> int:
+                    budget: podgroups.CreateBudget, random_pod_delete: bool = False) -> None:
     """Replica groups of ``numOfHosts`` pods are created, replaced and deleted as a whole."""
     ns = cluster.metadata.get("namespace", "")
     hosts = num_hosts(group)
-    replicas: dict[str, list[PodView]] = defaultdict(list)
-    for p in existing:
-        replicas[p.replica_name or f"orphan-{p.name}"].append(p)
+    why = {
+        Cause.SUSPENDED: lambda r: "due to worker group suspension",
+        Cause.INCOMPLETE: lambda r: f"of incomplete replica group {r.replica} ({r.size}/{hosts} hosts)",
+        Cause.UNHEALTHY: lambda r: f"of replica group {r.replica} with an unhealthy host",
+        Cause.EXPLICIT: lambda r: f"of replica group {r.replica} (workersToDelete)",
+        Cause.SCALE_DOWN: lambda r: f"of replica group {r.replica} (scale down)",
+    }
 
-    def delete_replica(members: list[PodView], why: str) -> None:
-        plan.deletes.extend(_worker_delete(p, f"Deleted worker Pod {ns}/{p.name} {why}") for p in members)
+    def message(r: podgroups.Removal[PodView]) -> str:
+        return f"Deleted worker Pod {ns}/{r.member.name} {why[r.cause](r)}"
 
-    if group.suspend:
-        for members in replicas.values():
-            delete_replica(members, "due to worker group suspension")
-        return budget
-    to_delete = set((group.scale_strategy.workers_to_delete or []) if group.scale_strategy else [])
-    healthy: dict[str, list[PodView]] = {}
-    for key, members in replicas.items():
-        if len(members) != hosts or any(p.replica_name is None for p in members):
-            delete_replica(members, f"of incomplete replica group {key} ({len(members)}/{hosts} hosts)")
-        elif any(p.should_delete() for p in members):
-            delete_replica(members, f"of replica group {key} with an unhealthy host")
-        elif any(p.name in to_delete for p in members):
-            delete_replica(members, f"of replica group {key} (workersToDelete)")
-        else:
-            healthy[key] = members
-    if len(healthy) != len(replicas):
-        return budget  # replace only once the deletions are observed, like single-host groups
-    diff = desired_replicas(group) - len(healthy)
-    if diff > 0:
-        used = {m[0].replica_index for m in healthy.values()}
-        index, created = 0, 0
-        while created < diff and budget >= hosts:
-            while index in used:
-                index += 1
-            key = f"{group.group_name}-{index}"
-            plan.creates += [CreatePod(L.NODE_TYPE_WORKER, group.group_name, index, h, key) for h in range(hosts)]
-            used.add(index)
-            budget -= hosts
-            created += 1
-        plan.deferred = plan.deferred or created < diff
-    elif diff < 0 and (random_pod_delete or not autoscaling_enabled(cluster)):
-        newest = sorted(healthy.items(), key=lambda kv: -(kv[1][0].replica_index or 0))[: -diff]
-        for key, members in newest:
-            delete_replica(members, f"of replica group {key} (scale down)")
-    return budget
+    _add(plan, group, podgroups.plan_group(_group_spec(cluster, group, random_pod_delete), existing, budget), message)
