@@ -1,8 +1,9 @@
 """``/healthz`` of the operator process: 200 while it works (as leader or standby), 503 once it does not.
 
 The body says which role the process has (``{"role": "leader"}`` or ``"standby"``), so ``kubectl exec ... curl``
-or a probe log shows which replica acts. The check fails when an informer task died or the process lost its lease
-and is about to exit, so a supervisor (the kubelet) restarts it instead of leaving a silent operator running.
+or a probe log shows which replica acts. The check fails when an informer task died (or ``failed`` is set), so a
+supervisor (the kubelet) restarts the process instead of leaving a silent operator running. A standby that lost its
+lease during an API server outage is healthy: it takes the lease back by itself when the API answers again.
 """
 
 from __future__ import annotations

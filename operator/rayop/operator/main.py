@@ -2,7 +2,7 @@
 
 Adding a kind is one package under ``rayop.operator`` plus one line in :data:`CONTROLLERS`. The process owns
 everything the kinds share (:class:`~rayop.operator.runtime.runner.Runtime`); it runs the controllers only while it
-holds the leader Lease, and exits when it loses it (as controller-runtime does), so two processes never both act.
+holds the leader Lease and stops them when it loses it, so two processes never both act.
 
 ``rayop operator`` calls :func:`run`; tests call :func:`operator_main` in a thread or start ``rayop operator`` as a
 subprocess against the local control plane.
@@ -27,6 +27,7 @@ from rayop.kube.leader import LeaderElector
 
 from .health import Health, serve_health
 from .logs import configure_logging
+from .metrics import OperatorMetrics
 from .raycluster.controller import RayClusterController
 from .runtime.runner import ControllerFactory, ControllerRunner, Runtime, start_controllers
 from .settings import Settings
@@ -84,55 +85,77 @@ def _set(flag: Flag | None) -> None:
         flag.set()
 
 
+async def _lead(settings: Settings, client: KubeClient, health: Health, metrics: OperatorMetrics,
+                stop: asyncio.Task[None], elector: LeaderElector | None, ready_flag: Flag | None) -> bool:
+    """Run every controller until ``stop`` or the loss of the lease; returns whether the lease was lost.
+
+    Each term as leader starts from fresh informers (a LIST of everything), so nothing observed under an earlier
+    term, or before an outage, is trusted.
+    """
+    only = settings.namespaces[0] if len(settings.namespaces) == 1 else None
+    # One plain namespace narrows every watch; globs need cluster-wide watches filtered here.
+    informers = SharedInformers(client, only if only and not any(ch in only for ch in "*?[") else None)
+    runtime = Runtime(client=client, settings=settings, informers=informers, metrics=metrics)
+    health.checks[:] = [informers.healthy]
+    runners: list[ControllerRunner] = []
+    try:
+        runners = await start_controllers(CONTROLLERS, runtime)
+        health.role = "leader"
+        _set(ready_flag)
+        if elector is None:
+            await stop
+            return False
+        hold = asyncio.create_task(elector.hold(), name="leader-hold")
+        await asyncio.wait({stop, hold}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.done():
+            hold.cancel()
+            return False
+        return True
+    finally:
+        health.role = "standby" if elector is not None else "stopping"
+        for runner in runners:
+            await runner.close()
+        await informers.stop()
+
+
 async def operator_main(settings: Settings, *, stop_flag: Flag | None = None, ready_flag: Flag | None = None) -> None:
-    """Run the operator until ``stop_flag`` is set (or forever, or until it loses its lease)."""
+    """Run the operator until ``stop_flag`` is set (or forever).
+
+    With leader election (the default) the process acts only while it holds the Lease. When it cannot renew it
+    (another process took over, or the API server is unreachable past the renew deadline) it stops every controller
+    and becomes a standby again, instead of exiting: after an API server outage the same process takes the lease
+    back at its next retry and acts within seconds, with no supervisor restart needed.
+    """
     conn = load_connection(settings.kubeconfig)
     client = KubeClient(conn, field_manager=settings.operator_name, max_connections=settings.api.connections)
     identity = f"{settings.operator_name}-{socket.gethostname()}-{os.getpid()}"
     health = Health(identity=identity)
-    only = settings.namespaces[0] if len(settings.namespaces) == 1 else None
-    # One plain namespace narrows every watch; globs need cluster-wide watches filtered here.
-    informers = SharedInformers(client, only if only and not any(ch in only for ch in "*?[") else None)
-    runtime = Runtime(client=client, settings=settings, informers=informers)
-    health.checks.append(informers.healthy)
+    metrics = OperatorMetrics()
     tasks = [asyncio.create_task(_return_freed_memory(), name="malloc-trim")]
+    stop = asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")
     site = await serve_health(health, settings.health_port) if settings.health_port else None
-    runtime.metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port)
     elector: LeaderElector | None = None
-    runners: list[ControllerRunner] = []
+    if settings.leader_election.enabled:
+        le = settings.leader_election
+        elector = LeaderElector(client, namespace=_lease_namespace(settings, conn.namespace), name=lease_name(settings),
+                                identity=identity, lease_duration=le.lease_duration_seconds,
+                                renew_deadline=le.renew_deadline_seconds, retry_period=le.retry_period_seconds)
     try:
-        if settings.leader_election.enabled:
-            le = settings.leader_election
-            elector = LeaderElector(client, namespace=_lease_namespace(settings, conn.namespace),
-                                    name=lease_name(settings), identity=identity,
-                                    lease_duration=le.lease_duration_seconds, renew_deadline=le.renew_deadline_seconds,
-                                    retry_period=le.retry_period_seconds)
-            health.role = "standby"
-            acquire = asyncio.create_task(elector.acquire(), name="leader-acquire")
-            stop = asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")
-            done, _ = await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if stop in done:
-                acquire.cancel()
-                return
-            stop.cancel()
-            logger.info("became leader", extra={"identity": identity, "lease": lease_name(settings)})
-        health.role = "leader"
-        runners = await start_controllers(CONTROLLERS, runtime)
-        _set(ready_flag)
-        waiters = [asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")]
-        if elector is not None:
-            waiters.append(asyncio.create_task(elector.hold(), name="leader-hold"))
-        done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        if elector is not None and waiters[1] in done:
-            health.failed = "lost the leader lease"
-            logger.error("lost the leader lease; exiting so that a new process starts as standby")
-            raise SystemExit(1)
+        while not stop.done():
+            if elector is not None:
+                health.role = "standby"
+                acquire = asyncio.create_task(elector.acquire(), name="leader-acquire")
+                await asyncio.wait({acquire, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if stop.done():
+                    acquire.cancel()
+                    break
+                logger.info("became leader", extra={"identity": identity, "lease": lease_name(settings)})
+            lost = await _lead(settings, client, health, metrics, stop, elector, ready_flag)
+            if lost:
+                logger.warning("lost the leader lease; controllers stopped, standing by", extra={"identity": identity})
     finally:
-        for runner in runners:
-            await runner.close()
-        await informers.stop()
+        stop.cancel()
         if elector is not None and elector.is_leader:
             with contextlib.suppress(Exception):
                 await elector.release()
