@@ -1,8 +1,8 @@
 """The only code in the operator that talks to the Kubernetes API: a small async client on aiohttp.
 
 Errors are mapped to a few exception types (NotFound, Conflict, Invalid) so reconcilers can express intent
-("create unless it exists", "retry on conflict") without inspecting HTTP codes. kopf uses aiohttp too, so this adds
-no new HTTP stack, and avoids the synchronous ``kubernetes`` client (threads, memory) inside the operator.
+("create unless it exists", "retry on conflict") without inspecting HTTP codes. One async HTTP stack (aiohttp) serves
+requests, watches and ``/healthz``; the synchronous ``kubernetes`` client (threads, memory) stays out of the operator.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Where the API server is and how to authenticate: from a kubeconfig file or the in-cluster service account.
 
-Both the kopf login handler and rayop's own async client use :func:`load_connection`, so the operator, the
+rayop's async client uses :func:`load_connection` everywhere, so the operator, the
 autoscaler sidecar and the tools all talk to the same server the same way.
 """
 

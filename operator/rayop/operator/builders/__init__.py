@@ -1,6 +1,6 @@
 """Pure builders: a parsed RayCluster in, the Kubernetes objects KubeRay would create out (as plain dicts).
 
-Nothing here does I/O, imports kopf or reads the environment; operator-level knobs arrive in
+Nothing here does I/O, imports rayop.kube or reads the environment; operator-level knobs arrive in
 :class:`BuildOptions`, so tests and golden snapshots can build every object from a manifest alone.  Owner
 references are added by the reconciler, in one place, not here.
 """
