@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.component.test_raycluster import cluster_pods, wait_ready
+from tests.support.raycluster import cluster_pods, wait_ready
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -22,8 +22,8 @@ from kubernetes import client, config
 from rayop.local.controlplane.cluster import ControlPlane, ControlPlaneConfig
 from rayop.local.controlplane.nodes import NodeShape
 from rayop.local.devenv import start_operator
-from tests.component.test_raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 from tests.helpers import wait_for
+from tests.support.raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 

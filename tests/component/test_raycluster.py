@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.helpers import wait_for
+from tests.support.raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 
-SAMPLES = Path(__file__).resolve().parents[1] / "data" / "kuberay-samples"
 #: Every RayCluster sample that needs nothing beyond the operator (the Redis one needs GCS fault tolerance work).
 READY_SAMPLES = [
     "ray-cluster.sample.yaml",
@@ -25,23 +23,6 @@ READY_SAMPLES = [
     "ray-cluster.tpu-v4-multihost.yaml",
 ]
 
-
-def load_sample(name: str) -> dict[str, Any]:
-    docs = [d for d in yaml.safe_load_all((SAMPLES / name).read_text()) if d and d.get("kind") == "RayCluster"]
-    return docs[0]
-
-
-def get_cluster(custom: Any, namespace: str, name: str) -> dict[str, Any]:
-    return dict(custom.get_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters", name))
-
-
-def cluster_pods(core: Any, namespace: str, name: str) -> list[Any]:
-    return list(core.list_namespaced_pod(namespace, label_selector=f"ray.io/cluster={name}").items)
-
-
-def wait_ready(custom: Any, namespace: str, name: str, timeout: float = 60) -> dict[str, Any]:
-    return wait_for(lambda: (c := get_cluster(custom, namespace, name)).get("status", {}).get("state") == "ready"
-                    and c, timeout=timeout, what=f"RayCluster {name} ready")
 
 
 @pytest.mark.parametrize("sample", READY_SAMPLES)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.component.test_raycluster import load_sample, wait_ready
 from tests.helpers import wait_for
+from tests.support.raycluster import load_sample, wait_ready
 
 
 def _cluster_with_every_child() -> dict[str, Any]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rayop.local.devenv import start_operator
-from tests.component.test_raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 from tests.helpers import wait_for
+from tests.support.raycluster import cluster_pods, get_cluster, load_sample, wait_ready
 
 
 def _live(core: Any, namespace: str, name: str) -> list[Any]:

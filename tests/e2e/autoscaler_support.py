@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tests.component.test_raycluster import cluster_pods, get_cluster, wait_ready
+from tests.support.raycluster import cluster_pods, get_cluster, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "03-raycluster-autoscaler" / "raycluster.yaml"

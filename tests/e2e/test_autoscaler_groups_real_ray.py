@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from tests.component.test_raycluster import get_cluster
 from tests.e2e.autoscaler_support import (
     PRELUDE,
     Recorder,
@@ -31,6 +30,7 @@ from tests.e2e.autoscaler_support import (
     worker_pods,
 )
 from tests.helpers import wait_for
+from tests.support.raycluster import get_cluster
 
 METRICS_PORT = 44217
 

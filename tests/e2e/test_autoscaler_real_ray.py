@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.component.test_raycluster import cluster_pods, get_cluster
 from tests.e2e.autoscaler_support import (
     HOLD,
     KUBERAY_AUTOSCALER_ARGS,
@@ -26,6 +25,7 @@ from tests.e2e.autoscaler_support import (
     worker_pods,
 )
 from tests.helpers import wait_for
+from tests.support.raycluster import cluster_pods, get_cluster
 
 #: Two tasks of 1 CPU each, held for a while, on a cluster with no worker: needs two new workers.
 DEMAND = PRELUDE + HOLD + """

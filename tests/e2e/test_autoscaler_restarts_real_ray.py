@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from rayop.local.devenv import start_operator
-from tests.component.test_raycluster import cluster_pods, get_cluster
 from tests.e2e.autoscaler_support import (
     HOLD,
     PRELUDE,
@@ -31,6 +30,7 @@ from tests.e2e.autoscaler_support import (
     worker_pods,
 )
 from tests.helpers import wait_for
+from tests.support.raycluster import cluster_pods, get_cluster
 
 #: Two 1-CPU tasks held long enough for the restarts to happen while the scale-up is under way.
 HOLD_TWO = PRELUDE + HOLD + """

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.component.test_raycluster import cluster_pods, wait_ready
+from tests.support.raycluster import cluster_pods, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "01-raycluster-local" / "raycluster.yaml"

@@ -19,6 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from rayop.api import labels as L
 from rayop.autoscaler.state import Decision, GroupShape, WorkerPod
 from rayop.kube.client import ApiError, KubeClient
 
@@ -28,10 +29,6 @@ RAY_API = "ray.io/v1"
 LAST_DECISION_ANNOTATION = "rayop.io/autoscaler-last-decision"
 BLOCKED_GROUPS_ANNOTATION = "rayop.io/autoscaler-blocked-groups"
 EVENT_COMPONENT = "rayop-autoscaler"
-_CLUSTER_LABEL = "ray.io/cluster"
-_GROUP_LABEL = "ray.io/group"
-_NODE_TYPE_LABEL = "ray.io/node-type"
-_REPLICA_LABEL = "ray.io/worker-group-replica-name"
 
 
 def parse_time(value: str | None) -> float | None:
@@ -45,7 +42,7 @@ def worker_pod(obj: dict[str, Any]) -> WorkerPod | None:
     """A worker pod as the planner sees it; None for the head and other pods of the cluster."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
-    if labels.get(_NODE_TYPE_LABEL) != "worker":
+    if labels.get(L.RAY_NODE_TYPE) != "worker":
         return None
     since = None
     for cond in (obj.get("status") or {}).get("conditions") or []:
@@ -54,8 +51,8 @@ def worker_pod(obj: dict[str, Any]) -> WorkerPod | None:
             since = parse_time(cond.get("lastTransitionTime"))
     return WorkerPod(
         name=str(meta.get("name", "")),
-        group=str(labels.get(_GROUP_LABEL, "")),
-        replica=labels.get(_REPLICA_LABEL),
+        group=str(labels.get(L.RAY_GROUP, "")),
+        replica=labels.get(L.RAY_WORKER_GROUP_REPLICA_NAME),
         deleting=bool(meta.get("deletionTimestamp")),
         unschedulable_since=since,
     )
@@ -167,7 +164,7 @@ class KubeIO:
         return await self.client.get(RAY_API, "rayclusters", self.name, self.namespace)
 
     async def list_pods(self) -> list[dict[str, Any]]:
-        return await self.client.list("v1", "pods", self.namespace, label_selector=f"{_CLUSTER_LABEL}={self.name}")
+        return await self.client.list("v1", "pods", self.namespace, label_selector=f"{L.RAY_CLUSTER}={self.name}")
 
     async def patch_scale(self, patch: list[dict[str, Any]]) -> dict[str, Any]:
         """Apply the JSON patch; raises ApiError (409/422) when the resourceVersion test fails."""

@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from rayop.api import labels as L
 from rayop.autoscaler.state import PlacementGroupDemand, RayNode, Resources
 
-HEAD_GROUP = "headgroup"
+HEAD_GROUP = L.HEAD_GROUP
 #: Upper bound of bundles expanded from one shape (``count`` can be huge for big task backlogs).
 MAX_BUNDLES_PER_SHAPE = 1000
 _STATUS = {0: "UNSPECIFIED", 1: "RUNNING", 2: "DEAD", 3: "IDLE", 4: "DRAINING"}

@@ -67,3 +67,6 @@ KUBERAY_VERSION_VALUE = "nightly"
 
 #: Labels the operator owns on every Ray pod; user template labels may not override these three.
 NON_OVERRIDABLE_POD_LABELS = frozenset({RAY_NODE_TYPE, RAY_GROUP, RAY_CLUSTER})
+
+#: The head env var that selects the autoscaler version (KubeRay reads and writes it; validation checks it).
+RAY_ENABLE_AUTOSCALER_V2 = "RAY_enable_autoscaler_v2"

@@ -65,7 +65,6 @@ def compute_status(
     suspending: bool,
     suspended: bool,
     failure: Failure | None = None,
-    invalid: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """The full status object for this pass."""
     generation = int(cluster.metadata.get("generation", 0) or 0)
@@ -92,7 +91,7 @@ def compute_status(
     state = previous.get("state")
     if suspended:
         state = "suspended"
-    elif failure is None and invalid is None and all_ready:
+    elif failure is None and all_ready:
         state = "ready"
     if state:
         status["state"] = state
@@ -120,9 +119,7 @@ def compute_status(
     # KubeRay sets both on every cluster it admits, False (reason = the type, no message) unless suspending/suspended.
     conds.append(condition(SUSPENDING, suspending, SUSPENDING, "", generation, now, prev_conds))
     conds.append(condition(SUSPENDED, suspended, SUSPENDED, "", generation, now, prev_conds))
-    if invalid is not None:
-        conds.append(condition(SPEC_VALID, False, invalid[0], invalid[1], generation, now, prev_conds))
-    elif SPEC_VALID in prev_conds:
+    if SPEC_VALID in prev_conds:
         conds.append(condition(SPEC_VALID, True, "Valid", "", generation, now, prev_conds))
     status["conditions"] = conds
 
