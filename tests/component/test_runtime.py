@@ -54,6 +54,9 @@ class Recorder:
     def forget(self, key: tuple[str, str], obj: dict[str, Any]) -> None:
         pass
 
+    async def close(self) -> None:
+        pass
+
 
 class OtherRecorder(Recorder):
     component: ClassVar[str] = "other-recorder"

@@ -32,6 +32,8 @@ class Connection:
     token_path: str | None = None
     insecure: bool = False
     namespace: str = "default"
+    #: Connected through the pod's own service account: cluster DNS names resolve, pod IPs may not be routable.
+    in_cluster: bool = False
 
     def bearer_token(self) -> str | None:
         """The current token; a projected service-account token is re-read because kubelet rotates it."""
@@ -89,6 +91,7 @@ def in_cluster(env: dict[str, str]) -> Connection:
         ca_path=str(SERVICE_ACCOUNT_DIR / "ca.crt"),
         token_path=str(SERVICE_ACCOUNT_DIR / "token"),
         namespace=namespace_file.read_text().strip() if namespace_file.exists() else "default",
+        in_cluster=True,
     )
 
 

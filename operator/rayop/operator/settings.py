@@ -109,6 +109,32 @@ class RayClusterSettings(BaseModel):
         )
 
 
+class RayJobSettings(BaseModel):
+    """The RayJob controller (KubeRay's env names in the field docs)."""
+
+    transition_grace_seconds: float = Field(default=300.0, gt=0)
+    """A terminal Ray job whose submitter has not finished becomes Complete/Failed after this long
+    (RAYJOB_DEPLOYMENT_STATUS_TRANSITION_GRACE_PERIOD_SECONDS)."""
+    status_check_timeout_seconds: float = Field(default=300.0, gt=0)
+    """Job status checks failing this long fail the RayJob with JobStatusCheckTimeoutExceeded
+    (RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS)."""
+    startup_deadline_seconds: float = Field(default=300.0, gt=0)
+    """A pod of the job's cluster that cannot start (image pull errors, crash loops, unschedulable) this long after
+    the job started fails it with RayClusterStartupFailed (rayop's; the annotation
+    ``rayop.io/startup-deadline-seconds`` on a RayJob overrides it)."""
+    dashboard_address: Literal["auto", "service", "pod-ip"] = "auto"
+    """How the operator reaches a head's dashboard: ``auto`` uses the head Service's DNS name in-cluster and the
+    head pod's IP elsewhere (cluster DNS names resolve only inside the cluster)."""
+    poll_interval_seconds: float = Field(default=3.0, gt=0)
+    """How often a running job's status is read from its dashboard (one call in flight per job)."""
+    poll_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_polls_in_flight: int = Field(default=16, ge=1)
+    """Dashboard calls in flight across all RayJobs: 100 heads that never answer cost at most this many."""
+    delete_rayjob_after_job_finishes: bool = False
+    """With shutdownAfterJobFinishes, delete the RayJob itself instead of its cluster
+    (DELETE_RAYJOB_CR_AFTER_JOB_FINISHES)."""
+
+
 #: Flat names of earlier releases (kwargs and ``RAYOP_<NAME>``) and where they live now.
 LEGACY_FLAT = {
     "api_connections": ("api", "connections"),
@@ -144,6 +170,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     raycluster: RayClusterSettings = Field(default_factory=RayClusterSettings)
+    rayjob: RayJobSettings = Field(default_factory=RayJobSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from . import kubeconfig as kc
+from .network import blackhole_kwok_pod_ips, http_ok, https_ok
 from .nodes import NodeShape, build_kwok_node, default_shapes, node_names
 from .pki import CertificateAuthority, write_service_account_keys
 from .processes import Component, free_port, stop_process_group
@@ -185,7 +186,7 @@ class ControlPlane:
             "--log-level=warn",
             "--quota-backend-bytes=4294967296",
         ])
-        self._wait(lambda: _http_ok(f"{self.etcd_url}/health"), etcd, "etcd /health")
+        self._wait(lambda: http_ok(f"{self.etcd_url}/health"), etcd, "etcd /health")
 
     def _start_apiserver(self) -> None:
         self.api_port = free_port()
@@ -269,6 +270,7 @@ class ControlPlane:
         ])
 
     def _start_kwok(self) -> None:
+        blackhole_kwok_pod_ips(KWOK_POD_CIDR)
         config = self.bin / KWOK_STAGES_FILE
         if self.config.kwok_options:
             config = self.workdir / "kwok.yaml"
@@ -296,12 +298,12 @@ class ControlPlane:
     def _wait_components_ready(self) -> None:
         by_name = {c.name: c for c in self.components}
         if "kube-controller-manager" in by_name:
-            self._wait(lambda: _https_ok(self._kcm_port), by_name["kube-controller-manager"], "kcm /healthz")
+            self._wait(lambda: https_ok(self._kcm_port), by_name["kube-controller-manager"], "kcm /healthz")
             # The service-account controllers are up once the default namespace has its ServiceAccount.
             self._wait(lambda: self._api_get("/api/v1/namespaces/default/serviceaccounts/default") is not None,
                        by_name["kube-controller-manager"], "default ServiceAccount")
         if "kube-scheduler" in by_name:
-            self._wait(lambda: _https_ok(self._sched_port), by_name["kube-scheduler"], "scheduler /healthz")
+            self._wait(lambda: https_ok(self._sched_port), by_name["kube-scheduler"], "scheduler /healthz")
         kwoks = [c for c in self.components if c.name == "kwok" or c.name.startswith("kwok-")]
         if kwoks and self.config.node_shapes:
             self._wait(self._kwok_nodes_ready, kwoks, "kwok nodes Ready")
@@ -398,16 +400,3 @@ class ControlPlane:
             if not (ok_conflict and err.code == 409):
                 detail = err.read().decode(errors="replace")
                 raise RuntimeError(f"{method} {path}: HTTP {err.code}: {detail[:3000]}") from err
-
-
-def _http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as resp:
-        return bool(resp.status == 200)
-
-
-def _https_ok(port: int) -> bool:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=2) as resp:
-        return bool(resp.status == 200)

@@ -72,6 +72,9 @@ class RayClusterController:
     def forget(self, key: Key, obj: dict[str, Any]) -> None:
         self.ctx.metrics.forget_cluster(key[1], key[0], obj.get("metadata", {}).get("uid", ""))
 
+    async def close(self) -> None:
+        pass
+
     async def _pods(self, cluster: RayCluster) -> list[PodView]:
         pods = await self.ctx.cache(C.PODS)
         return [PodView.from_pod(p) for p in pods.by_index(cluster.namespace, cluster.name)]

@@ -18,7 +18,8 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
         "metadata": {k: meta[k] for k in keep_meta if k in meta},
         "spec": {"containers": [{"name": c.get("name")} for c in (spec.get("containers") or [])[:1]],
                  "restartPolicy": spec.get("restartPolicy"), "nodeName": spec.get("nodeName")},
-        "status": {k: status[k] for k in ("phase", "podIP", "conditions", "containerStatuses") if k in status},
+        "status": {k: status[k] for k in ("phase", "podIP", "conditions", "initContainerStatuses", "containerStatuses")
+                   if k in status},
     }
 
 

@@ -150,3 +150,7 @@ class Controller(Protocol):
     def forget(self, key: Key, obj: Body) -> None:
         """The object is gone: drop what is remembered in memory for it (expectations, metric series)."""
         ...
+
+    async def close(self) -> None:
+        """Stop what the controller runs beside its passes (pollers, background calls)."""
+        ...

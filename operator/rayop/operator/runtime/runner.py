@@ -211,6 +211,7 @@ class ControllerRunner:
 
     async def close(self) -> None:
         await self.queue.close()
+        await self.controller.close()
         await self.events.close()
 
 
