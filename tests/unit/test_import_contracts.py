@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = ("operator", "autoscaler", "gcs_ha", "serve_rollout", "local")
-KINDS = ("rayop.operator.raycluster",)
+KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob")
+#: A kind may build on another (a RayJob runs on a RayCluster), never the other way round.
+KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",)}
 SIDECARS = ("rayop.autoscaler", "rayop.gcs_ha", "rayop.serve_rollout")
 PROCESS = ("rayop.operator.settings", "rayop.operator.metrics")
 
@@ -29,8 +31,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rayop.operator.settings": ("rayop.api", "rayop.operator.builders"),
     "rayop.operator.metrics": (),
     "rayop.operator.runtime": ("rayop.api", "rayop.kube", "rayop.operator.runtime", *PROCESS),
-    **{kind: ("rayop.api", "rayop.kube", "rayop.operator.builders", "rayop.operator.runtime", *PROCESS, kind)
-       for kind in KINDS},
+    **{kind: ("rayop.api", "rayop.kube", "rayop.operator.builders", "rayop.operator.runtime", *PROCESS, kind,
+              *KIND_DEPENDS.get(kind, ())) for kind in KINDS},
     "rayop.operator": ("rayop.api", "rayop.kube", "rayop.operator"),  # main, health, logs: the process
     **{side: ("rayop.api", "rayop.kube", "rayop.operator.runtime", side) for side in SIDECARS},
     "rayop.local": ("rayop.api", "rayop.kube", "rayop.crdgen", "rayop.local"),
@@ -108,6 +110,7 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.autoscaler.loop", "rayop.gcs_ha"),
     ("rayop.kube.client", "rayop.operator.runtime.runner"),
     ("rayop.operator.raycluster.controller", "rayop.operator.main"),
+    ("rayop.operator.raycluster.controller", "rayop.operator.rayjob.plan"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"

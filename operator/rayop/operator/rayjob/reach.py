@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rayop.kube.informer import Informer
 
-from .dashboard import DashboardTarget, dashboard_base_url
+from .dashboard import DashboardAddress, dashboard_base_url
 
 if TYPE_CHECKING:
     from rayop.operator.runtime.runner import Context
@@ -20,7 +20,7 @@ logger = logging.getLogger("rayop.rayjob.reach")
 _logged: set[tuple[str, str, str]] = set()
 
 
-def dashboard_target(ctx: Context, cluster: dict[str, Any], pods: Informer) -> DashboardTarget | None:
+def dashboard_target(ctx: Context, cluster: dict[str, Any], pods: Informer) -> DashboardAddress | None:
     """The dashboard URL of ``cluster``'s head, or None while it has no address yet."""
     meta, status = cluster["metadata"], cluster.get("status") or {}
     head = status.get("head") or {}
@@ -38,6 +38,8 @@ def dashboard_target(ctx: Context, cluster: dict[str, Any], pods: Informer) -> D
         return None
     target = dashboard_base_url(in_cluster=in_cluster, service_dns=f"{service}.{meta['namespace']}.svc.{domain}"
                                 if service else None, head_pod_ip=pod_ip, port=port)
+    if target is None:
+        return None
     key = (meta["namespace"], meta["name"], target.via)
     if key not in _logged:
         _logged.add(key)
