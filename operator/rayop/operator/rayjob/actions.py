@@ -62,11 +62,6 @@ def sidecar_state(cluster: dict[str, Any], pods: list[dict[str, Any]]) -> tuple[
     return False, None
 
 
-def _head_image(cluster_spec: dict[str, Any]) -> str:
-    containers = ((cluster_spec.get("headGroupSpec") or {}).get("template") or {}).get("spec", {}).get("containers")
-    return str((containers or [{}])[0].get("image", ""))
-
-
 async def _create(ctl: RayJobController, body: dict[str, Any], obj: dict[str, Any], what: str) -> Result:
     ns = body["metadata"]["namespace"]
     try:
@@ -105,12 +100,12 @@ async def run(ctl: RayJobController, job: RayJob, body: dict[str, Any], status: 
         if isinstance(action, P.Event):
             ctx.events.record(body, action.type, action.reason, action.message)
         elif isinstance(action, P.CreateCluster):
-            return await _create(ctl, body, build_cluster_for_job(job, cluster_name=action.name), "RayCluster")
-        elif isinstance(action, P.CreateSubmitter):
-            spec = (cluster or {}).get("spec") or {}
-            submitter = build_submitter_job(job, dashboard_address=status.get("dashboardURL") or "",
-                                            submission_id=status.get("jobId") or "", ray_image=_head_image(spec),
-                                            options=ctl.options)
+            job_now = job.model_copy(update={"status": None})
+            return await _create(ctl, body, build_cluster_for_job(job_now, cluster_name=action.name,
+                                                                  options=ctl.options), "RayCluster")
+        elif isinstance(action, P.CreateSubmitter) and cluster is not None:
+            submitter = build_submitter_job(job, cluster=cluster, dashboard_address=status.get("dashboardURL") or "",
+                                            submission_id=status.get("jobId") or "", options=ctl.options)
             return await _create(ctl, body, submitter, "RayJobSubmitter")
         elif isinstance(action, P.SubmitJob):
             return _submit(ctl, job, status, cluster, key)
@@ -121,7 +116,7 @@ async def run(ctl: RayJobController, job: RayJob, body: dict[str, Any], status: 
                 job_id = str(status["jobId"])
                 ctl.calls.start(key, "stop", lambda: api.stop_job(job_id))
         elif isinstance(action, P.EnsureJobHeadService) and cluster is not None:
-            child = Child(build_job_head_service(job, cluster), "CreatedService", "FailedToCreateService")
+            child = Child(build_job_head_service(job, cluster, ctl.options), "CreatedService", "FailedToCreateService")
             await ensure(ctx.client, ctx.events, body, child, await ctx.cache(JOB_SERVICES))
         elif isinstance(action, P.DeleteChildren):
             result = Result.done()
