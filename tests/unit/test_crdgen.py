@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
+from pydantic import Field
 
 from rayop.api.base import ApiModel, CrdInfo, CustomResource, PrinterColumn, k8s_type
+from rayop.api.types import crd_default, no_crd_default
 from rayop.crdgen import generate
 from rayop.crdgen.render import render_crd
 from rayop.crdgen.structural import to_structural
@@ -34,6 +36,24 @@ class _Widget(CustomResource):
         printer_columns=(PrinterColumn("replicas", ".spec.replicas", "integer"),),
     )
     spec: _Spec
+
+
+class _GadgetSpec(ApiModel):
+    retries: int | None = Field(default=None, json_schema_extra=crd_default(0))
+    """Optional in Python, defaulted by the API server."""
+
+    paused: bool = Field(default=False, json_schema_extra=no_crd_default)
+    """False in Python, no default in the CRD."""
+
+
+class _Gadget(CustomResource):
+    """A test resource with an old, deprecated version."""
+
+    crd: ClassVar[CrdInfo] = CrdInfo(
+        group="example.io", kind="Gadget", plural="gadgets", singular="gadget",
+        versions=("v1", "v1alpha1"), storage_version="v1", deprecated_versions=("v1alpha1",),
+    )
+    spec: _GadgetSpec
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +98,24 @@ def test_every_version_is_served_with_status_subresource_and_printer_columns(k8s
                                                                            ("v1alpha1", True, False)]
     assert all(v["subresources"] == {"status": {}} for v in versions)
     assert versions[0]["additionalPrinterColumns"][0]["jsonPath"] == ".spec.replicas"
+
+
+def test_deprecated_versions_are_marked_deprecated_and_still_served(k8s: Any) -> None:
+    versions = render_crd(_Gadget, k8s)["spec"]["versions"]
+    assert [(v["name"], v["served"], v.get("deprecated", False)) for v in versions] == [("v1", True, False),
+                                                                                        ("v1alpha1", True, True)]
+
+
+def test_crd_default_overrides_the_python_default(k8s: Any) -> None:
+    props = render_crd(_Gadget, k8s)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    assert props["spec"]["properties"]["retries"] == {"type": "integer", "default": 0,
+                                                      "description": "Optional in Python, defaulted by the API server."}
+
+
+def test_no_crd_default_keeps_the_python_default_out_of_the_crd(k8s: Any) -> None:
+    props = render_crd(_Gadget, k8s)["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    assert "default" not in props["spec"]["properties"]["paused"]
+    assert _GadgetSpec().paused is False
 
 
 def test_nullable_union_collapses_to_the_inner_type() -> None:

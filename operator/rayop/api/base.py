@@ -23,6 +23,9 @@ from pydantic.alias_generators import to_camel
 
 #: JSON-schema key that marks an embedded Kubernetes type; the value is its OpenAPI definition name.
 K8S_REF_KEY = "x-rayop-k8s-type"
+#: JSON-schema key carrying the default the API server applies (``default`` of the CRD), for fields whose Python
+#: default differs from it, e.g. an optional ``int | None`` that KubeRay's CRD defaults to 0.
+CRD_DEFAULT_KEY = "x-rayop-crd-default"
 
 
 def k8s_type(definition: str, *, list_of: bool = False) -> Any:
@@ -74,6 +77,8 @@ class CrdInfo:
     singular: str
     versions: tuple[str, ...]
     storage_version: str
+    #: Versions still served but marked ``deprecated`` (the API server warns clients that use them).
+    deprecated_versions: tuple[str, ...] = ()
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ("all",)
     printer_columns: tuple[PrinterColumn, ...] = ()

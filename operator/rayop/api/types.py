@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, WithJsonSchema
 
-from rayop.api.base import k8s_type
+from rayop.api.base import CRD_DEFAULT_KEY, k8s_type
 from rayop.api.quantity import QUANTITY_SCHEMA_PATTERN
 
 #: Largest int32, KubeRay's default for ``maxReplicas``.
@@ -61,3 +61,15 @@ def cel(*rules: tuple[str, str] | dict[str, str]) -> dict[str, Any]:
     """``json_schema_extra`` carrying CEL rules; a tuple is ``(rule, message)``, a dict is used verbatim."""
     out = [r if isinstance(r, dict) else {"rule": r[0], "message": r[1]} for r in rules]
     return {"x-kubernetes-validations": out}
+
+
+def crd_default(value: Any) -> dict[str, Any]:
+    """``json_schema_extra`` giving the CRD the default ``value`` whatever the Python default is (KubeRay defaults
+    some optional fields, e.g. RayJob ``backoffLimit`` to 0, and the API server must apply the same)."""
+    return {CRD_DEFAULT_KEY: value}
+
+
+def no_crd_default(schema: dict[str, Any]) -> None:
+    """``json_schema_extra`` that keeps a Python default out of the CRD, where KubeRay's CRD has none (a plain
+    Go ``bool``), so stored objects look exactly like KubeRay's."""
+    schema.pop("default", None)

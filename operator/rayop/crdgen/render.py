@@ -57,6 +57,8 @@ def render_crd(resource: type[CustomResource], k8s: K8sSchemas) -> dict[str, Any
             "schema": {"openAPIV3Schema": schema},
             "subresources": {"status": {}},
         }
+        if version in info.deprecated_versions:
+            entry["deprecated"] = True
         if columns:
             entry["additionalPrinterColumns"] = columns
         versions.append(entry)

@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from rayop.api.base import K8S_REF_KEY
+from rayop.api.base import CRD_DEFAULT_KEY, K8S_REF_KEY
 
 Schema = dict[str, Any]
 
@@ -150,6 +150,8 @@ def _finish(node: Schema, convert: Callable[[Schema], Schema]) -> Schema:
     node.pop("title", None)
     if node.get("default", ...) is None:
         node.pop("default")
+    if CRD_DEFAULT_KEY in node:
+        node["default"] = node.pop(CRD_DEFAULT_KEY)
     if "const" in node:
         node["enum"] = [node.pop("const")]
     if "enum" in node and "type" not in node:
