@@ -28,8 +28,8 @@ class Info:
 def job(**spec: Any) -> RayJob:
     body: dict[str, Any] = {"apiVersion": "ray.io/v1", "kind": "RayJob",
                             "metadata": {"name": "pi", "namespace": "ns", "uid": "u1", "generation": 1},
-                            "spec": {"entrypoint": "python -c 'print(1)'", "rayClusterSpec": copy.deepcopy(CLUSTER_SPEC),
-                                     **spec}}
+                            "spec": {"entrypoint": "python -c 'print(1)'",
+                                     "rayClusterSpec": copy.deepcopy(CLUSTER_SPEC), **spec}}
     if "clusterSelector" in spec:
         body["spec"].pop("rayClusterSpec")
     return RayJob.parse(body)
@@ -45,8 +45,8 @@ def ago(seconds: float) -> str:
 
 RUNNING = {"jobId": "pi-abcde", "rayClusterName": "pi-fghjk", "jobDeploymentStatus": "Running", "jobStatus": "",
            "startTime": ago(60), "dashboardURL": "pi-fghjk-head-svc.ns.svc.cluster.local:8265"}
-READY_CLUSTER = {"metadata": {"name": "pi-fghjk", "namespace": "ns"}, "spec": {"workerGroupSpecs": [{"groupName": "w"}]},
-                 "status": {"state": "ready"}}
+READY_CLUSTER = {"metadata": {"name": "pi-fghjk", "namespace": "ns"},
+                 "spec": {"workerGroupSpecs": [{"groupName": "w"}]}, "status": {"state": "ready"}}
 COMPLETE_SUBMITTER = {"status": {"conditions": [{"type": "Complete", "status": "True",
                                                  "lastTransitionTime": ago(1)}]}}
 
@@ -193,8 +193,8 @@ def test_status_checks_failing_past_the_timeout_fail_the_job_without_retry() -> 
 
 def test_a_successful_check_clears_the_failure_timer() -> None:
     status = running(jobStatusCheckFailureStartTime=ago(10))
-    out = P.step(job(), Observed(status=status, cluster=READY_CLUSTER, job_info=JobPoll(ok=True, value=Info("RUNNING"))),
-                 NOW)
+    polled = JobPoll(ok=True, value=Info("RUNNING"))
+    out = P.step(job(), Observed(status=status, cluster=READY_CLUSTER, job_info=polled), NOW)
     assert out.status["jobStatusCheckFailureStartTime"] is None and out.status["jobStatus"] == "RUNNING"
 
 

@@ -29,13 +29,14 @@ from .health import Health, serve_health
 from .logs import configure_logging
 from .metrics import OperatorMetrics
 from .raycluster.controller import RayClusterController
+from .rayjob.controller import RayJobController
 from .runtime.runner import ControllerFactory, ControllerRunner, Runtime, start_controllers
 from .settings import Settings
 
 logger = logging.getLogger("rayop.operator")
 
 #: Every kind the operator runs.
-CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController,)
+CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController, RayJobController)
 
 Flag = asyncio.Event | threading.Event
 

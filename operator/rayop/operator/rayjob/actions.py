@@ -8,8 +8,10 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from rayop.api import labels as L
+from rayop.api.raycluster import RayCluster
 from rayop.api.rayjob import RayJob
 from rayop.kube.client import ApiError, Conflict, NotFound
+from rayop.kube.informers import Resource
 from rayop.operator.builders import BuildError
 from rayop.operator.builders.rayjob import (
     build_cluster_for_job,
@@ -19,7 +21,6 @@ from rayop.operator.builders.rayjob import (
 )
 from rayop.operator.runtime.children import Child, ChildError, ensure, owned
 from rayop.operator.runtime.controller import Result, Watch, owner_by_reference
-from rayop.kube.informers import Resource
 
 from . import plan as P
 from .dashboard import HttpJobApi
@@ -104,7 +105,8 @@ async def run(ctl: RayJobController, job: RayJob, body: dict[str, Any], status: 
             return await _create(ctl, body, build_cluster_for_job(job_now, cluster_name=action.name,
                                                                   options=ctl.options), "RayCluster")
         elif isinstance(action, P.CreateSubmitter) and cluster is not None:
-            submitter = build_submitter_job(job, cluster=cluster, dashboard_address=status.get("dashboardURL") or "",
+            submitter = build_submitter_job(job, cluster=RayCluster.parse(cluster),
+                                            dashboard_address=status.get("dashboardURL") or "",
                                             submission_id=status.get("jobId") or "", options=ctl.options)
             return await _create(ctl, body, submitter, "RayJobSubmitter")
         elif isinstance(action, P.SubmitJob):
@@ -116,7 +118,8 @@ async def run(ctl: RayJobController, job: RayJob, body: dict[str, Any], status: 
                 job_id = str(status["jobId"])
                 ctl.calls.start(key, "stop", lambda: api.stop_job(job_id))
         elif isinstance(action, P.EnsureJobHeadService) and cluster is not None:
-            child = Child(build_job_head_service(job, cluster, ctl.options), "CreatedService", "FailedToCreateService")
+            service = build_job_head_service(job, RayCluster.parse(cluster), ctl.options)
+            child = Child(service, "CreatedService", "FailedToCreateService")
             await ensure(ctx.client, ctx.events, body, child, await ctx.cache(JOB_SERVICES))
         elif isinstance(action, P.DeleteChildren):
             result = Result.done()

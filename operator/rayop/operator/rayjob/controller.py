@@ -188,10 +188,11 @@ class RayJobController:
         job_id = status.get("jobId")
         running = status.get("jobDeploymentStatus") == D.RUNNING
         if running and job_id and target is not None:
-            api = HttpJobApi(target.url, session=self.session(), timeout=self.ctx.settings.rayjob.poll_timeout_seconds)
+            settings = self.ctx.settings.rayjob
+            api = HttpJobApi(target.url, session=self.session(), timeout=settings.poll_timeout_seconds)
             pkey = (ns, job.name, job_id)
-            self.poller.ensure(pkey, lambda: api.get_job(job_id), interval=self.ctx.settings.rayjob.poll_interval_seconds,
-                               timeout=self.ctx.settings.rayjob.poll_timeout_seconds)
+            self.poller.ensure(pkey, lambda: api.get_job(job_id), interval=settings.poll_interval_seconds,
+                               timeout=settings.poll_timeout_seconds)
             latest = self.poller.latest(pkey)
             if latest is not None:
                 job_poll = JobPoll(ok=latest.ok, value=latest.value, error=latest.error)

@@ -81,8 +81,11 @@ def _rules(job: RayJob, status: dict[str, Any]) -> list[tuple[str, int]]:
             if matches:
                 out.append((rule.policy, int(cond.ttl_seconds or 0)))
         return out
-    policy = {J.SUCCEEDED: strategy.on_success, J.FAILED: strategy.on_failure}.get(status.get("jobStatus") or "")
-    return [(policy.policy, int(job.spec.ttl_seconds_after_finished or 0))] if policy is not None else []
+    legacy = {str(J.SUCCEEDED): strategy.on_success, str(J.FAILED): strategy.on_failure}
+    policy = legacy.get(str(status.get("jobStatus") or ""))
+    if policy is None or policy.policy is None:
+        return []
+    return [(policy.policy, int(job.spec.ttl_seconds_after_finished or 0))]
 
 
 def due_deletion(job: RayJob, status: dict[str, Any], observed: Observed,

@@ -62,7 +62,8 @@ def pod_start_problem(pod: dict[str, Any]) -> str | None:
         if waiting.get("reason") in STUCK_REASONS:
             return f"container {cs.get('name')}: {waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+        unschedulable = cond.get("status") == "False" and cond.get("reason") == "Unschedulable"
+        if cond.get("type") == "PodScheduled" and unschedulable:
             return f"Unschedulable: {cond.get('message', '')}".rstrip(": ")
     return None
 

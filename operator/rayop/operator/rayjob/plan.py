@@ -169,7 +169,8 @@ def _new(job: RayJob, observed: Observed, status: dict[str, Any], now: dt.dateti
         jobStatus=J.NEW, jobDeploymentStatus=D.INITIALIZING, startTime=rfc3339(now), endTime=None,
         reason=None, message=None)
     step_ = Step(status, write_first=True)
-    step_.actions.append(Event("Normal", "Initializing", f"Initializing RayJob with RayCluster {status['rayClusterName']}"))
+    step_.actions.append(Event("Normal", "Initializing",
+                               f"Initializing RayJob with RayCluster {status['rayClusterName']}"))
     return step_.after(0.0)
 
 
@@ -282,10 +283,10 @@ def _running(job: RayJob, observed: Observed, status: dict[str, Any], now: dt.da
     if poll is None or (poll.ok and info is None):  # not polled yet, or the job does not exist (404)
         if job.spec.submission_mode == SubmissionMode.HTTP_MODE and poll is not None:
             out.actions.append(SubmitJob())
-        elif finished and finished_at is not None:
-            if (now - finished_at).total_seconds() >= timing.submitter_finished_timeout_s:
-                _fail(status, R.APP_FAILED, "Submitter completed but Ray job not found in RayCluster.", now)
-                return out
+        elif (finished and finished_at is not None
+              and (now - finished_at).total_seconds() >= timing.submitter_finished_timeout_s):
+            _fail(status, R.APP_FAILED, "Submitter completed but Ray job not found in RayCluster.", now)
+            return out
         return out.after(2.0)
     assert info is not None
     status.update(jobStatus=info.status, message=info.message or status.get("message"),
