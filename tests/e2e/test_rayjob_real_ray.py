@@ -35,8 +35,16 @@ def status_of(custom: Any, namespace: str, name: str) -> dict[str, Any]:
 
 
 def wait_final(custom: Any, namespace: str, name: str, timeout: float = 400) -> dict[str, Any]:
-    return wait_for(lambda: (s := status_of(custom, namespace, name)).get("jobDeploymentStatus") in (
-        "Complete", "Failed") and s, timeout=timeout, interval=0.5, what=f"RayJob {name} finished")
+    status: dict[str, Any] = wait_for(lambda: (s := status_of(custom, namespace, name)).get("jobDeploymentStatus")
+                                      in ("Complete", "Failed") and s, timeout=timeout, interval=0.5,
+                                      what=f"RayJob {name} finished")
+    print(f"RayJob {name}: {json.dumps({k: v for k, v in status.items() if k != 'rayClusterStatus'})}")
+    return status
+
+
+def submitter_logs(core: Any, namespace: str, name: str) -> str:
+    pods = core.list_namespaced_pod(namespace, label_selector=f"job-name={name}").items
+    return "".join(core.read_namespaced_pod_log(p.metadata.name, namespace) for p in pods)
 
 
 def jobs_api(head_ip: str, path: str = "", body: dict[str, Any] | None = None) -> Any:
@@ -49,8 +57,11 @@ def jobs_api(head_ip: str, path: str = "", body: dict[str, Any] | None = None) -
 
 
 @pytest.fixture(scope="module")
-def shared_cluster(operator: Any, local_node: Any, custom: Any, core: Any) -> Iterator[tuple[str, str, str]]:
+def shared_cluster(operator: Any, local_node: Any, api_client: Any) -> Iterator[tuple[str, str, str]]:
     """One real cluster (example 01) that the clusterSelector tests share: (namespace, name, head IP)."""
+    from kubernetes import client
+
+    core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
     namespace = f"t-rayjob-shared-{int(time.time())}"
     core.create_namespace({"metadata": {"name": namespace}})
     body = yaml.safe_load(SHARED.read_text())
@@ -67,11 +78,10 @@ def test_the_example_job_succeeds_its_logs_are_the_submitters_and_its_cluster_go
     custom.create_namespaced_custom_object("ray.io", "v1", namespace, "rayjobs", example())
     status = wait_final(custom, namespace, "pi-local")
     print(f"apply -> {status['jobDeploymentStatus']} in {time.monotonic() - started:.1f} s")
-    assert (status["jobDeploymentStatus"], status["jobStatus"]) == ("Complete", "SUCCEEDED"), status
+    assert (status["jobDeploymentStatus"], status["jobStatus"]) == ("Complete", "SUCCEEDED"), submitter_logs(
+        core, namespace, "pi-local")
     assert status["succeeded"] == 1 and status.get("rayJobInfo", {}).get("endTime")
-    pods = core.list_namespaced_pod(namespace, label_selector="job-name=pi-local").items
-    logs = "".join(core.read_namespaced_pod_log(p.metadata.name, namespace) for p in pods)
-    assert "pi is about" in logs
+    assert "pi is about" in submitter_logs(core, namespace, "pi-local")
     wait_for(lambda: not custom.list_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters")["items"],
              timeout=60, what="cluster deleted after ttlSecondsAfterFinished")
 

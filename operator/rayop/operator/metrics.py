@@ -7,6 +7,8 @@ the metrics are still collected, so tests can read them from the registry).
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 _LABELS = ("name", "namespace", "uid")
@@ -36,6 +38,13 @@ class OperatorMetrics:
                                     registry=registry)
         self.pods_deleted = Counter("rayop_pods_deleted_total", "Pods deleted by the operator.", ("node_type",),
                                     registry=registry)
+        self.job_info = Gauge("kuberay_job_info", "One per RayJob.", _LABELS, registry=registry)
+        self.job_deployment_status = Gauge("kuberay_job_deployment_status", "jobDeploymentStatus of each RayJob.",
+                                           (*_LABELS, "deployment_status"), registry=registry)
+        self.job_execution_seconds = Gauge(
+            "kuberay_job_execution_duration_seconds", "Seconds from a RayJob's startTime to Complete/Failed/Retrying.",
+            (*_LABELS, "job_deployment_status", "retry_count"), registry=registry)
+        self._job_state: dict[tuple[str, str, str], str] = {}
         self._owner: dict[tuple[str, str, str], str] = {}
         self._condition: dict[tuple[str, str, str], str] = {}
         self._provisioned: set[tuple[str, str, str]] = set()
@@ -66,6 +75,27 @@ class OperatorMetrics:
         if key in self._provisioned:
             self.provisioned_seconds.remove(*key)
             self._provisioned.discard(key)
+
+    def observe_job(self, name: str, namespace: str, uid: str, state: str) -> None:
+        """Record a RayJob's info and its current jobDeploymentStatus (one series per job)."""
+        key = (name, namespace, uid)
+        self.job_info.labels(*key).set(1)
+        previous = self._job_state.get(key)
+        if previous is not None and previous != state:
+            self.job_deployment_status.remove(*key, previous)
+        self.job_deployment_status.labels(*key, state).set(1)
+        self._job_state[key] = state
+
+    def job_finished(self, name: str, namespace: str, uid: str, state: str, retries: int, seconds: float) -> None:
+        """A RayJob attempt ended (Complete, Failed or Retrying), as KubeRay reports it."""
+        self.job_execution_seconds.labels(name, namespace, uid, state, str(retries)).set(seconds)
+
+    def forget_job(self, name: str, namespace: str, uid: str) -> None:
+        key = (name, namespace, uid)
+        with contextlib.suppress(KeyError):
+            self.job_info.remove(*key)
+        if key in self._job_state:
+            self.job_deployment_status.remove(*key, self._job_state.pop(key))
 
     def serve(self, port: int) -> None:
         """Serve ``/metrics`` on ``port`` (in a background thread); 0 does nothing."""

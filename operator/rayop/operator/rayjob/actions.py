@@ -101,7 +101,9 @@ async def run(ctl: RayJobController, job: RayJob, body: dict[str, Any], status: 
         if isinstance(action, P.Event):
             ctx.events.record(body, action.type, action.reason, action.message)
         elif isinstance(action, P.CreateCluster):
-            job_now = job.model_copy(update={"status": None})
+            # The builder reads the submission id from the status (SidecarMode passes it to the head's submitter),
+            # so it gets the status as this step leaves it: the id fixed, no dashboard URL yet, as in KubeRay.
+            job_now = RayJob.parse({**body, "status": status})
             return await _create(ctl, body, build_cluster_for_job(job_now, cluster_name=action.name,
                                                                   options=ctl.options), "RayCluster")
         elif isinstance(action, P.CreateSubmitter) and cluster is not None:

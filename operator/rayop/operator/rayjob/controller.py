@@ -62,6 +62,7 @@ class RayJobController:
         self.clusters = ctx.runtime.informers.get(RAYCLUSTERS.resource)
         self.pods = ctx.runtime.informers.get(PODS.resource, index_labels=PODS.index_labels)
         self.poller: Poller[JobInfo | None] = Poller(self._wake_polled, max_in_flight=s.max_polls_in_flight)
+        self.poller.start()
         self.calls = OneShot(ctx.wake, max_in_flight=s.max_polls_in_flight, timeout=s.poll_timeout_seconds * 2)
         self._session: aiohttp.ClientSession | None = None
         self.timing = Timing(transition_grace_s=s.transition_grace_seconds,
@@ -80,6 +81,7 @@ class RayJobController:
         return needs_pass_on_change(old, new)
 
     def forget(self, key: Key, obj: dict[str, Any]) -> None:
+        self.ctx.metrics.forget_job(key[1], key[0], obj.get("metadata", {}).get("uid", ""))
         job_id = (obj.get("status") or {}).get("jobId")
         self.poller.forget((key[0], key[1], job_id))
         self.calls.forget(key)
@@ -129,12 +131,23 @@ class RayJobController:
             await ctx.status.write(body, status)
             body = {**body, "status": status}
         results = [await actions.run(self, job, body, status, action, key) for action in out.actions]
+        self._record_metrics(job, observed.status, status, now)
         if not out.write_first:
             await ctx.status.write_if_changed(body, status, COMPARED)
         result = Result.requeue(out.requeue_after) if out.requeue_after is not None else Result.done()
         for r in results:
             result = result.sooner(r)
         return result
+
+    def _record_metrics(self, job: RayJob, before: dict[str, Any], after: dict[str, Any], now: dt.datetime) -> None:
+        state = str(after.get("jobDeploymentStatus") or "")
+        metrics = self.ctx.metrics
+        metrics.observe_job(job.name, job.namespace, job.uid, state)
+        ended = state in (D.COMPLETE, D.FAILED, D.RETRYING) and before.get("jobDeploymentStatus") != state
+        started = after.get("startTime")
+        if ended and started:
+            seconds = (now - dt.datetime.fromisoformat(str(started).replace("Z", "+00:00"))).total_seconds()
+            metrics.job_finished(job.name, job.namespace, job.uid, state, int(after.get("failed") or 0), seconds)
 
     async def finalize(self, body: dict[str, Any]) -> Result:
         """Stop the Ray job if it may still run (KubeRay: errors only logged; the finalizer goes regardless)."""
