@@ -2,7 +2,8 @@
 
 Starts the local control plane with kwok nodes and one local node, installs the CRDs, runs the operator, applies
 every manifest in ``examples/``, waits for each RayCluster to be ready, shows what was created, then connects to
-the Ray cluster on the local node like a notebook would and runs a task on its worker.
+the Ray cluster on the local node like a notebook would and runs a task on its worker; each RayJob is applied as a
+CI pipeline would and waited for until it is Complete, with its submitter's logs shown.
 """
 
 from __future__ import annotations
@@ -61,6 +62,27 @@ def _example_clusters(root: Path) -> list[tuple[Path, dict[str, Any]]]:
     return found
 
 
+def _example_jobs(root: Path) -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, doc) for path in sorted(root.glob("examples/*/*.yaml"))
+            for doc in yaml.safe_load_all(path.read_text()) if doc and doc.get("kind") == "RayJob"]
+
+
+def _run_job(kubeconfig: str, root: Path, path: Path, name: str, timeout: float = 300.0) -> bool:
+    """Apply a RayJob as a CI pipeline would and wait for its one word (Complete or Failed)."""
+    print(f"== applying {path.relative_to(root)} (RayJob {name})", flush=True)
+    start = time.monotonic()
+    _kubectl(kubeconfig, "apply", "--server-side", "-f", str(path))
+    state = ""
+    while time.monotonic() - start < timeout and state not in ("Complete", "Failed"):
+        time.sleep(0.5)
+        state = _kubectl(kubeconfig, "get", "rayjob", name, "-o", "jsonpath={.status.jobDeploymentStatus}",
+                         check=False).strip()
+    print(f"RayJob {name} {state or 'not finished'} after {time.monotonic() - start:.1f}s")
+    print(_kubectl(kubeconfig, "get", "rayjob", name))
+    print(_kubectl(kubeconfig, "logs", f"job/{name}", check=False)[-1500:])
+    return state == "Complete"
+
+
 def _wait_ready(kubeconfig: str, name: str, timeout: float = 240.0) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -97,8 +119,12 @@ def main() -> int:
                 print(done.stdout.strip() or done.stderr[-2000:])
                 if done.returncode != 0:
                     return 1
+        for path, doc in _example_jobs(root):
+            if not _run_job(kubeconfig, root, path, doc["metadata"]["name"]):
+                return 1
         print("== events", flush=True)
         print(_kubectl(kubeconfig, "get", "events", "--field-selector", "involvedObject.kind=RayCluster"))
+        print(_kubectl(kubeconfig, "get", "events", "--field-selector", "involvedObject.kind=RayJob"))
         return 0
     finally:
         print("== tearing down", flush=True)
