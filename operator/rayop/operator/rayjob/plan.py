@@ -301,15 +301,28 @@ def _running(job: RayJob, observed: Observed, status: dict[str, Any], now: dt.da
                               message="The RayJob's submitter did not finish within the transition grace period")
                 return out
             return out.after(2.0)
+        where = logs_hint(job, status)
         if info.status == J.FAILED:
-            _fail(status, R.APP_FAILED, info.message or "The Ray job failed", now)
+            _fail(status, R.APP_FAILED, f"{info.message or 'The Ray job failed.'} {where}", now)
         else:
-            status.update(jobDeploymentStatus=D.COMPLETE, endTime=rfc3339(now))
+            status.update(jobDeploymentStatus=D.COMPLETE, endTime=rfc3339(now),
+                          message=f"{info.message or 'Job finished.'} {where}")
         out.actions.append(Event("Normal" if info.status != J.FAILED else "Warning",
                                  "Completed" if info.status != J.FAILED else "Failed",
-                                 f"Ray job {status.get('jobId')} ended {info.status}"))
+                                 f"Ray job {status.get('jobId')} ended {info.status}. {where}"))
         return out
     return out.after(5.0)
+
+
+def logs_hint(job: RayJob, status: dict[str, Any]) -> str:
+    """Where a pipeline reads the job's output: the closing message says it (rayop's; KubeRay's is Ray's alone)."""
+    mode = job.spec.submission_mode
+    if mode == SubmissionMode.K8S_JOB_MODE:
+        return f"Logs: kubectl logs -n {job.namespace} job/{job.name}"
+    if mode == SubmissionMode.SIDECAR_MODE:
+        return (f"Logs: kubectl logs -n {job.namespace} -l ray.io/cluster={status.get('rayClusterName')},"
+                f"ray.io/node-type=head -c ray-job-submitter")
+    return f"Logs: ray job logs {status.get('jobId')} --address http://{status.get('dashboardURL')}"
 
 
 def _ms(value: int | None) -> str | None:
