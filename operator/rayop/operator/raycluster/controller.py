@@ -20,7 +20,7 @@ from rayop.api.raycluster import RayCluster
 from rayop.kube.informers import Resource
 from rayop.operator.builders import auth, hashing, names
 from rayop.operator.runtime.children import ChildError, ensure
-from rayop.operator.runtime.controller import Key, Result, Watch, needs_pass_on_change
+from rayop.operator.runtime.controller import Key, Result, Watch, managed_here, needs_pass_on_change
 from rayop.operator.runtime.runner import Context
 from rayop.operator.runtime.status import now_rfc3339
 
@@ -33,7 +33,6 @@ from .validation import validate_raycluster
 
 logger = logging.getLogger("rayop.raycluster")
 
-MANAGED_BY_KUBERAY = "ray.io/kuberay-operator"
 #: Written to ``ray.io/kuberay-version`` on pods; differs from any KubeRay version so pods adopted from KubeRay
 #: are recognised (their spec hash is computed differently) and not recreated.
 OPERATOR_VERSION = "rayop-0.1.0"
@@ -60,8 +59,7 @@ class RayClusterController:
         return (C.PODS, C.SERVICES)
 
     def is_mine(self, obj: dict[str, Any]) -> bool:
-        managed_by = (obj.get("spec") or {}).get("managedBy")
-        return not managed_by or managed_by == MANAGED_BY_KUBERAY
+        return managed_here(obj)
 
     def needs_pass(self, old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
         return needs_pass_on_change(old, new)

@@ -22,7 +22,8 @@ from rayop.api.rayjob import JobDeploymentStatus as D
 from rayop.api.rayjob import RayJob, SubmissionMode
 from rayop.kube.informers import Resource
 from rayop.operator.raycluster.children import PODS
-from rayop.operator.runtime.controller import Key, Result, Watch, needs_pass_on_change, owner_by_reference
+from rayop.operator.raycluster.controller import OPERATOR_VERSION
+from rayop.operator.runtime.controller import Key, Result, Watch, managed_here, needs_pass_on_change, owner_by_reference
 from rayop.operator.runtime.oneshot import OneShot
 from rayop.operator.runtime.poller import Poller
 from rayop.operator.runtime.runner import Context
@@ -36,7 +37,6 @@ from .validation import validate_rayjob
 
 logger = logging.getLogger("rayop.rayjob")
 
-MANAGED_BY_KUBERAY = "ray.io/kuberay-operator"
 FINALIZER = "ray.io/rayjob-finalizer"
 STARTUP_DEADLINE_ANNOTATION = "rayop.io/startup-deadline-seconds"
 RAYCLUSTERS = Watch(Resource("ray.io/v1", "rayclusters"), owner_by_reference("RayJob"))
@@ -58,7 +58,7 @@ class RayJobController:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         s = ctx.settings.rayjob
-        self.options = ctx.settings.raycluster.build_options("rayop-0.1.0")
+        self.options = ctx.settings.raycluster.build_options(OPERATOR_VERSION)
         self.clusters = ctx.runtime.informers.get(RAYCLUSTERS.resource)
         self.pods = ctx.runtime.informers.get(PODS.resource, index_labels=PODS.index_labels)
         self.poller: Poller[JobInfo | None] = Poller(self._wake_polled, max_in_flight=s.max_polls_in_flight)
@@ -74,8 +74,7 @@ class RayJobController:
         return (RAYCLUSTERS, SUBMITTERS, Watch(PODS.resource, self._job_of_pod, index_labels=PODS.index_labels))
 
     def is_mine(self, obj: dict[str, Any]) -> bool:
-        managed_by = (obj.get("spec") or {}).get("managedBy")
-        return not managed_by or managed_by == MANAGED_BY_KUBERAY
+        return managed_here(obj)
 
     def needs_pass(self, old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
         return needs_pass_on_change(old, new)

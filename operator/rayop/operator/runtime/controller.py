@@ -121,6 +121,16 @@ def needs_pass_on_change(old: Body | None, new: Body) -> bool:
                for k in ("generation", "labels", "annotations", "deletionTimestamp", "finalizers"))
 
 
+#: The one ``spec.managedBy`` value (besides unset) that KubeRay-compatible controllers act on.
+MANAGED_BY_KUBERAY = "ray.io/kuberay-operator"
+
+
+def managed_here(obj: Body) -> bool:
+    """KubeRay's ``managedBy`` rule: an object managed by another controller (MultiKueue) is never touched."""
+    managed_by = (obj.get("spec") or {}).get("managedBy")
+    return not managed_by or managed_by == MANAGED_BY_KUBERAY
+
+
 class Controller(Protocol):
     """One kind's reconciler. ``reconcile`` and ``finalize`` get the latest cached body; they read children from
     the shared informers the runner gives them, write through the client, and return a :class:`Result`."""
