@@ -133,6 +133,7 @@ def test_a_succeeded_job_whose_submitter_finished_is_complete_and_counted() -> N
     assert (out.status["jobDeploymentStatus"], out.status["jobStatus"]) == ("Complete", "SUCCEEDED")
     assert out.status["succeeded"] == 1 and out.status["endTime"] == P.rfc3339(NOW)
     assert out.status["message"].endswith("Logs: kubectl logs -n ns job/pi")  # where the pipeline reads the output
+    assert out.requeue_after is not None  # the finished state's first step (deletion deadlines) comes at once
 
 
 def test_a_failed_job_fails_the_rayjob_with_app_failed() -> None:

@@ -157,6 +157,10 @@ def step(job: RayJob, observed: Observed, now: dt.datetime, timing: Timing = Tim
         return Step(status).after(3.0)
     out = handler(job, observed, status, now, timing)
     _count_attempt(job, previous, out)
+    if out.status.get("jobDeploymentStatus") != previous.get("jobDeploymentStatus"):
+        # The status write of a transition does not wake the object (status-only changes need no pass), so the
+        # new state's first step is requeued here: a finished job computes its deletion deadlines at once.
+        out.after(0.5)
     return out
 
 
