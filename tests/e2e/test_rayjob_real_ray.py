@@ -174,3 +174,40 @@ def test_deleting_a_running_rayjob_stops_its_ray_job(shared_cluster: tuple[str, 
     wait_for(lambda: jobs_api(head_ip, status["jobId"])["status"] == "STOPPED", timeout=60, what="Ray job stopped")
     wait_for(lambda: not [j for j in custom.list_namespaced_custom_object("ray.io", "v1", namespace, "rayjobs")[
         "items"] if j["metadata"]["name"] == "deleted"], timeout=60, what="RayJob gone")
+
+
+@pytest.mark.timeout(600)
+def test_deletion_rules_delete_the_workers_then_the_cluster_after_their_ttls(
+        operator: Any, local_node: Any, custom: Any, core: Any, namespace: str) -> None:
+    body = example("rules", shutdownAfterJobFinishes=False, deletionStrategy={"deletionRules": [
+        {"policy": "DeleteWorkers", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 0}},
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 15}}]})
+    body["spec"].pop("ttlSecondsAfterFinished")
+    head = body["spec"]["rayClusterSpec"]["headGroupSpec"]
+    body["spec"]["rayClusterSpec"]["workerGroupSpecs"] = [{
+        "groupName": "cpu", "replicas": 1, "minReplicas": 0, "maxReplicas": 1,
+        "rayStartParams": {"num-cpus": "1", "object-store-memory": "80000000"},
+        "template": {"spec": {"nodeSelector": head["template"]["spec"]["nodeSelector"], "containers": [
+            {"name": "ray-worker", "image": "rayproject/ray:2.60.0",
+             "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}}]}},
+    }]
+    custom.create_namespaced_custom_object("ray.io", "v1", namespace, "rayjobs", body)
+    status = wait_final(custom, namespace, "rules")
+    assert status["jobStatus"] == "SUCCEEDED"
+    cluster = status["rayClusterName"]
+    ended = time.monotonic()
+
+    def workers() -> list[Any]:
+        return [p for p in core.list_namespaced_pod(namespace, label_selector=f"ray.io/cluster={cluster}").items
+                if p.metadata.labels["ray.io/node-type"] == "worker" and not p.metadata.deletion_timestamp]
+
+    wait_for(lambda: not workers(), timeout=60, what="workers deleted (DeleteWorkers, ttl 0)")
+    groups = custom.get_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters", cluster)["spec"][
+        "workerGroupSpecs"]
+    assert all(g.get("suspend") for g in groups)
+    assert time.monotonic() - ended < 15  # the cluster is still there before its rule's ttl
+    assert custom.get_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters", cluster)
+    wait_for(lambda: not custom.list_namespaced_custom_object("ray.io", "v1", namespace, "rayclusters")["items"],
+             timeout=60, what="cluster deleted (DeleteCluster, ttl 15)")
+    print(f"cluster gone {time.monotonic() - ended:.1f} s after the job ended (rule ttl 15 s)")
+    assert time.monotonic() - ended >= 13  # not before its ttl (endTime has whole seconds)
