@@ -138,7 +138,7 @@ async def rayjob(ctx: Context) -> dict[str, Any]:
                                ("job_running_s", "jobStatus=RUNNING"), ("succeeded_s", "jobStatus=SUCCEEDED"),
                                ("complete_s", "jobDeploymentStatus=Complete")):
                 run[label] = round(seen[key] - t0, 2) if key in seen else None
-            run["teardown_s"] = await _local_pods_gone(ctx.client, NAMESPACE, 60)
+            run["teardown_s"] = await _local_pods_gone(ctx.client, NAMESPACE, 30)
             ctx.log(f"{name}: {run['jobDeploymentStatus']}/{run['jobStatus']} in {run['final_s']}s "
                     f"(SUCCEEDED at {run['succeeded_s']}s); local node idle {run['teardown_s']}s later")
             runs.append(run)
