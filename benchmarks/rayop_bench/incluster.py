@@ -41,7 +41,7 @@ STATE_DIR = Path("/var/lib/rayop-localnode-bench")
 PROBE_PORT = 8082
 
 
-def start_local_node(cp: ControlPlane, logdir: Path, wait: float = 600.0) -> Component:
+def start_local_node(cp: ControlPlane, logdir: Path, wait: float = 1200.0) -> Component:
     """One local node agent as a subprocess, returned once its node is Ready.
 
     Only one agent can run on a machine (a lock): if a test run holds it, wait for it rather than fail.

@@ -139,8 +139,9 @@ async def rayjob(ctx: Context) -> dict[str, Any]:
                                ("complete_s", "jobDeploymentStatus=Complete")):
                 run[label] = round(seen[key] - t0, 2) if key in seen else None
             run["teardown_s"] = await _local_pods_gone(ctx.client, NAMESPACE, 30)
-            ctx.log(f"{name}: {run['jobDeploymentStatus']}/{run['jobStatus']} in {run['final_s']}s "
-                    f"(SUCCEEDED at {run['succeeded_s']}s); local node idle {run['teardown_s']}s later")
+            ctx.log(f"{name}: {run['jobDeploymentStatus']}/{run['jobStatus'] or '-'} ({run['reason'] or '-'}) in "
+                    f"{run['final_s']}s, SUCCEEDED at {run['succeeded_s']} s, local node idle "
+                    f"{run['teardown_s']} s later")
             runs.append(run)
     finally:
         await jobs.stop()
