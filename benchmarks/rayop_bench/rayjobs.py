@@ -163,18 +163,22 @@ async def rayjob(ctx: Context) -> dict[str, Any]:
     }
 
 
-def load_job(name: str) -> dict[str, Any]:
-    """A RayJob whose head and submitter go to kwok nodes: its cluster gets ready, its dashboard never answers."""
-    spec = manifest(name, 0, JOBS_NAMESPACE, node_selector=KWOK_SELECTOR)["spec"]
-    submitter = {"name": "ray-job-submitter", "image": IMAGE,
-                 "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}
-    return {
+def load_job(name: str, mode: str = "HTTPMode") -> dict[str, Any]:
+    """A RayJob whose head (and, in K8sJobMode, submitter) go to kwok nodes: its cluster gets ready, its dashboard
+    never answers."""
+    body: dict[str, Any] = {
         "apiVersion": "ray.io/v1", "kind": "RayJob",
         "metadata": {"name": name, "namespace": JOBS_NAMESPACE, "labels": {BENCH_LABEL[0]: BENCH_LABEL[1]}},
-        "spec": {"entrypoint": "python -c 'print(42)'", "rayClusterSpec": spec,
-                 "submitterPodTemplate": {"spec": {"restartPolicy": "Never", "nodeSelector": dict(KWOK_SELECTOR),
-                                                   "containers": [submitter]}}},
+        "spec": {"entrypoint": "python -c 'print(42)'", "submissionMode": mode,
+                 "rayClusterSpec": manifest(name, 0, JOBS_NAMESPACE, node_selector=KWOK_SELECTOR)["spec"]},
     }
+    if mode == "K8sJobMode":
+        submitter = {"name": "ray-job-submitter", "image": IMAGE,
+                     "resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
+                                   "limits": {"cpu": "1", "memory": "1Gi"}}}
+        body["spec"]["submitterPodTemplate"] = {"spec": {"restartPolicy": "Never", "nodeSelector": dict(KWOK_SELECTOR),
+                                                         "containers": [submitter]}}
+    return body
 
 
 def _window_cpu(ctx: Context, before: dict[str, float], seconds: float) -> dict[str, float]:
@@ -192,7 +196,7 @@ async def rayjob_load(ctx: Context) -> dict[str, Any]:
     key = (NAMESPACE, "rc-scale")
     await ctx.driver.create(manifest(key[1], 1, node_selector=KWOK_SELECTOR))
     await ctx.watcher.wait(key, ctx.cluster_ready(1), p.timeout)
-    out: dict[str, Any] = {"jobs": p.rayjob_jobs, "cycles": p.rayjob_cycles}
+    out: dict[str, Any] = {"jobs": p.rayjob_jobs, "cycles": p.rayjob_cycles, "mode": p.rayjob_load_mode}
 
     async def quiet(label: str) -> None:
         cpu0 = ctx.cpu()
@@ -215,7 +219,7 @@ async def rayjob_load(ctx: Context) -> dict[str, Any]:
         names = [f"job-{i:04d}" for i in range(p.rayjob_jobs)]
         cpu0 = ctx.cpu()
         t0 = time.monotonic()
-        await asyncio.gather(*(ctx.client.create(load_job(n)) for n in names))
+        await asyncio.gather(*(ctx.client.create(load_job(n, p.rayjob_load_mode)) for n in names))
         ctx.log(f"created {len(names)} RayJobs; waiting for each to be Running")
         running = await asyncio.gather(*(jobs.wait(n, lambda s: s.get("jobDeploymentStatus") in ("Running", *FINAL),
                                                    p.timeout) for n in names))
@@ -226,6 +230,7 @@ async def rayjob_load(ctx: Context) -> dict[str, Any]:
         await cycles("jobs")
         out["jobs_final_deployment_status"] = jobs.counts()
         out["jobs_final_job_status"] = jobs.counts("jobStatus")
+        out["jobs_final_reason"] = jobs.counts("reason")
     finally:
         await jobs.stop()
     for k in ("latency_p50_s", "latency_p99_s", "churn_operator_cpu_s"):

@@ -54,6 +54,9 @@ class Params:
     rayjob_cycles: int = 5  # rayjob-load: 1 <-> 4 cycles of the unrelated cluster, without and with the jobs
     rayjob_settle: float = 30.0  # rayjob-load: seconds with every job Running before the loaded cycles (idle CPU)
     kuberay_in_cluster: bool = True  # rayjob-load: KubeRay as a pod on the local node (no: on the host)
+    #: rayjob-load: HTTPMode keeps every job Running (polling a dead dashboard); in K8sJobMode kwok completes the
+    #: submitter pod at once (its pod-complete stage), so each job ends about 30 s later (submitter done, no job).
+    rayjob_load_mode: str = "HTTPMode"
 
     @classmethod
     def smoke(cls) -> Params:
