@@ -5,9 +5,9 @@
   SUCCEEDED`` seen on the bench's watch, and the steps on the way. Each run waits for the previous one's cluster to be
   gone (``ttlSecondsAfterFinished: 10``) so every job starts on an idle local node.
 * ``rayjob-load``: an unrelated RayCluster scaled 1 ↔ 4 ``rayjob_cycles`` times alone, then ``rayjob_jobs`` RayJobs
-  whose clusters and submitters live on kwok nodes (their dashboards never answer: kwok pod IPs are blackholed on this
-  machine), all Running, a quiet ``rayjob_settle`` window, and the same cycles again: the cluster's scale latency
-  with and without the jobs, and the operator's CPU in each window.
+  (``rayjob_load_mode``, HTTPMode by default) whose clusters live on kwok nodes (their dashboards never answer: kwok
+  pod IPs are blackholed on this machine), all Running, a quiet ``rayjob_settle`` window, and the same cycles again:
+  the cluster's scale latency with and without the jobs, and the operator's CPU in each window.
 """
 
 from __future__ import annotations
