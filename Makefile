@@ -48,10 +48,11 @@ crds-check: venv
 	$(BIN)/rayop crds check
 
 ## Benchmarks vs KubeRay and the bare-client ceiling (benchmarks/README.md).
-## E.g. make bench BENCH_SCENARIO=fairness BENCH_ARGS="--operator rayop,kuberay"
+## E.g. make bench BENCH_SCENARIO=fairness BENCH_ARGS="--operator rayop,kuberay"; the RayJob scenarios
+## (rayjob, rayjob-load) start a local node, hence sysdeps.
 BENCH_SCENARIO ?= burst
 BENCH_ARGS ?=
-bench: venv tools
+bench: venv tools sysdeps
 	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m benchmarks.run --scenario $(BENCH_SCENARIO) --out benchmarks/results $(BENCH_ARGS)
 

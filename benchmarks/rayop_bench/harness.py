@@ -20,16 +20,25 @@ from rayop.kube.config import from_kubeconfig
 from rayop.local.controlplane.cluster import ControlPlane, ControlPlaneConfig
 from rayop.local.controlplane.nodes import NodeShape
 
-from . import kuberay, operators
+from . import incluster, kuberay, operators
 from .observe import Watcher
+from .rayjobs import RAYJOB_RUNNERS
 from .sampler import TreeSampler, mib
 from .scenarios import NAMESPACE, RUNNERS, WARMUP_NAMESPACE, Context, Params, ensure_namespace, params_dict, warm_up
+
+ALL_RUNNERS = {**RUNNERS, **RAYJOB_RUNNERS}
+
+
+def needs_local_node(scenario: str, params: Params) -> bool:
+    """``rayjob`` runs real Ray on a local node; ``rayjob-load`` needs one only for KubeRay in a pod, and then
+    starts it for every peer alike (the agent's own CPU is part of the machine's load)."""
+    return scenario == "rayjob" or (scenario == "rayjob-load" and params.kuberay_in_cluster)
 
 
 def node_shapes(params: Params) -> tuple[NodeShape, ...]:
     """kwok nodes with ample room: 200 pods each, enough nodes for the largest step of the scenario (at least 10)."""
     need = max(params.clusters * (1 + params.workers), params.big_workers + 10, params.steady_pods + 250,
-               params.churn_clusters * (1 + params.churn_high))
+               params.churn_clusters * (1 + params.churn_high), params.rayjob_jobs * 2 + 10)
     count = max(10, -(-int(need * 1.2) // 200))
     return (NodeShape("bench", count=count, cpu="256", memory="2Ti", pods=200),)
 
@@ -114,16 +123,25 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
                       "nodeLeaseParallelism": 8},
         apiserver_args=() if params.pod_watch_cache else ("--watch-cache-sizes=pods#0",)))
     peer: operators.Peer | None = None
+    agent = None
+    local = needs_local_node(scenario, params)
     try:
         cp.apply_crds(operators.crd_files(operator))
         record["control_plane_start_s"] = round(cp.timings.get("total", 0.0), 2)
+        if local:
+            t = time.monotonic()
+            agent = incluster.start_local_node(cp, logdir)
+            record["local_node_start_s"] = round(time.monotonic() - t, 2)
         t = time.monotonic()
-        peer = operators.start(operator, cp.kubeconfig, logdir, env)
+        peer = operators.start(operator, cp.kubeconfig, logdir, env,
+                               in_cluster=local and operator.startswith("kuberay"))
         record["operator_start_s"] = round(time.monotonic() - t, 2)
         record["operator_version"] = peer.version
         record["operator_flags"] = peer.flags
+        record["operator_where"] = peer.where
         pids = cp.component_pids()
-        record.update(asyncio.run(_run_async(scenario, peer, cp.kubeconfig, params, pids)))
+        selector = incluster.KWOK_SELECTOR if local else None
+        record.update(asyncio.run(_run_async(scenario, peer, cp.kubeconfig, params, pids, selector)))
         record["status"] = "ok"
     except BaseException as exc:
         record["status"] = f"failed: {type(exc).__name__}: {exc}"[:2000]
@@ -134,6 +152,10 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
         record["loadavg_after"] = os.getloadavg()
         if peer:
             peer.stop()
+        if peer and peer.pod_pid is not None and (pod_log := incluster.log_of()):
+            shutil.copy(pod_log, logdir / f"{operator}.log")
+        if agent:
+            agent.stop(grace=30)  # stops every container it runs (KubeRay's pod, Ray heads), then the network
         cp.stop()
         record.setdefault("figures", {})["kwok_rejected_plays"] = kwok_rejected_plays(workdir / "logs")
         for src in (workdir / "logs").glob("*.log"):
@@ -145,7 +167,7 @@ def run_one(scenario: str, operator: str, params: Params, outdir: Path, env: dic
 
 
 async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, params: Params,
-                     pids: dict[str, int]) -> dict[str, Any]:
+                     pids: dict[str, int], node_selector: dict[str, str] | None = None) -> dict[str, Any]:
     client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-bench",
                         max_connections=params.client_connections)
     watcher = Watcher(client, watch_rayclusters=peer.is_operator)
@@ -155,12 +177,12 @@ async def _run_async(scenario: str, peer: operators.Peer, kubeconfig: Path, para
         for ns in (NAMESPACE, WARMUP_NAMESPACE):
             await ensure_namespace(client, ns)
         ctx = Context(peer, client, watcher, operators.driver_for(peer, client), params, sampler,
-                      pids.get("kube-apiserver"), pids.get("etcd"))
+                      pids.get("kube-apiserver"), pids.get("etcd"), node_selector)
         warm = await warm_up(ctx)
         ctx.log(f"warm-up cluster ready in {warm}s; running {scenario}")
         t0 = sampler.mark().t if sampler else time.monotonic()
         api0 = await api_counters(client)
-        figures = await RUNNERS[scenario](ctx)
+        figures = await ALL_RUNNERS[scenario](ctx)
         figures["warmup_s"] = warm
         api1 = await api_counters(client)
         delta = {k: v - api0.get(k, 0) for k, v in sorted(api1.items()) if v - api0.get(k, 0)}

@@ -5,6 +5,8 @@
   ones an out-of-cluster process needs: a leader-election namespace (leader election stays on, as by default) and
   loopback ports for metrics and probes (the defaults ``:8080``/``:8082`` may be taken on a shared machine).
 * ``kuberay-c10``: the same with ``--reconcile-concurrency=10``.
+* ``kuberay`` and ``kuberay-c10`` in cluster (the RayJob scenarios): the same binary as a pod on the local node,
+  with in-cluster config (:mod:`.incluster`).
 * ``ceiling``: no operator; a bare async client creates (and deletes) the pods and services the operator would,
   built by rayop's own builders from the same RayCluster manifest, as fast as the API server accepts them.
 
@@ -40,9 +42,14 @@ class Peer:
     component: Component | None = None
     version: str = ""
     flags: list[str] = field(default_factory=list)
+    #: The operator's host pid when it runs in a pod (no component of ours: the local node runs it).
+    pod_pid: int | None = None
+    where: str = "host"
 
     @property
     def pid(self) -> int | None:
+        if self.pod_pid is not None:
+            return self.pod_pid
         return self.component.process.pid if self.component and self.component.process else None
 
     @property
@@ -68,8 +75,12 @@ def prepare(name: str) -> None:
         kuberay.ensure_binary()
 
 
-def start(name: str, kubeconfig: Path, logdir: Path, env: dict[str, str] | None = None) -> Peer:
-    """Start the peer against ``kubeconfig``; returns once its health endpoint answers."""
+def start(name: str, kubeconfig: Path, logdir: Path, env: dict[str, str] | None = None,
+          in_cluster: bool = False) -> Peer:
+    """Start the peer against ``kubeconfig``; returns once its health endpoint answers.
+
+    ``in_cluster`` runs KubeRay as a pod on the local node (which must be running); rayop stays on the host.
+    """
     if name == "ceiling":
         return Peer(name, version="bare aiohttp client")
     if name == "rayop":
@@ -86,11 +97,17 @@ def start(name: str, kubeconfig: Path, logdir: Path, env: dict[str, str] | None 
                 else:
                     os.environ[k] = v
         return Peer(name, comp, version=_rayop_version(), flags=[f"{k}={v}" for k, v in (env or {}).items()])
+    tuning = ["--reconcile-concurrency=10"] if name == "kuberay-c10" else []
+    if in_cluster:
+        from . import incluster
+
+        # The chart's defaults: leader election on, in the pod's namespace; probes and metrics on the pod's IP.
+        pid, pod = incluster.start_kuberay(kubeconfig, tuning)
+        return Peer(name, version=kuberay.version(), flags=tuning, pod_pid=pid, where=f"pod {pod}")
     binary = kuberay.ensure_binary()
     probe = free_port()
     flags = ["--leader-election-namespace=default", f"--metrics-addr=127.0.0.1:{free_port()}",
              f"--health-probe-bind-address=127.0.0.1:{probe}"]
-    tuning = ["--reconcile-concurrency=10"] if name == "kuberay-c10" else []
     comp = Component(name, [str(binary), *flags, *tuning], logdir / f"{name}.log")
     comp.start(env={**os.environ, "KUBECONFIG": str(kubeconfig), **(env or {})})
     deadline = time.monotonic() + 60

@@ -31,6 +31,27 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
               ("up_p50_s", "scale-up p50 (s)"), ("down_p50_s", "scale-down p50 (s)"),
               ("churn_total_s", "whole churn (s)"), ("churn_operator_cpu_s", "operator CPU (s)"),
               ("peak_rss_mib", "operator peak RSS (MiB)"), *HARNESS_HEALTH],
+    "rayjob": [("succeeded", "runs SUCCEEDED ↑"), ("succeeded_p50_s", "apply → SUCCEEDED, median (s)"),
+               ("succeeded_min_s", "apply → SUCCEEDED, fastest (s)"),
+               ("succeeded_max_s", "apply → SUCCEEDED, slowest (s)"),
+               ("deployment_running_p50_s", "apply → jobDeploymentStatus Running, median (s)"),
+               ("job_running_p50_s", "apply → jobStatus RUNNING, median (s)"),
+               ("complete_p50_s", "apply → jobDeploymentStatus Complete, median (s)"),
+               ("teardown_p50_s", "Complete → local node idle again, median (s)"),
+               ("operator_cpu_s", "operator CPU, all runs (s)"), ("peak_rss_mib", "operator peak RSS (MiB)")],
+    "rayjob-load": [("alone_latency_p50_s", "scale 1↔4 alone: p50 (s)"),
+                    ("alone_latency_p99_s", "scale 1↔4 alone: p99 (s)"),
+                    ("jobs_latency_p50_s", "scale 1↔4 next to the jobs: p50 (s)"),
+                    ("jobs_latency_p99_s", "scale 1↔4 next to the jobs: p99 (s)"),
+                    ("jobs_over_alone_latency_p50_s", "with jobs ÷ alone, p50"),
+                    ("jobs_over_alone_latency_p99_s", "with jobs ÷ alone, p99"),
+                    ("alone_churn_operator_cpu_s", "operator CPU during the cycles alone (s)"),
+                    ("jobs_churn_operator_cpu_s", "operator CPU during the cycles next to the jobs (s)"),
+                    ("alone_idle_operator_cpu_s_per_min", "operator CPU idle, 1 cluster (s/min)"),
+                    ("jobs_idle_operator_cpu_s_per_min", "operator CPU idle, with the jobs (s/min)"),
+                    ("jobs_running_s", "all jobs Running after create (s)"),
+                    ("jobs_setup_operator_cpu_s", "operator CPU until all jobs Running (s)"),
+                    ("peak_rss_mib", "operator peak RSS (MiB)"), *HARNESS_HEALTH],
     "smoke": [("ready_s", "all clusters ready (s)"), ("pods_per_s", "pods/s ↑"), ("latency_p50_s", "churn p50 (s)"),
               ("latency_p99_s", "churn p99 (s)"), ("operator_cpu_s", "operator CPU (s)"),
               ("peak_rss_mib", "operator peak RSS (MiB)")],
@@ -89,7 +110,7 @@ def context_lines(records: dict[str, dict[str, Any]]) -> list[str]:
     for name, rec in records.items():
         lb, la = rec.get("loadavg_before") or [0], rec.get("loadavg_after") or [0]
         lines.append(f"{name}: started {rec.get('started')}, load average {lb[0]:.1f} → {la[0]:.1f}, "
-                     f"flags {rec.get('operator_flags') or 'defaults'}")
+                     f"flags {rec.get('operator_flags') or 'defaults'}, runs on {rec.get('operator_where', 'host')}")
     return lines
 
 

@@ -22,7 +22,7 @@ from .observe import BENCH_LABEL, ClusterPods, Key, Watcher
 from .operators import Driver, Peer
 from .sampler import TreeSampler, cpu_seconds, mib
 
-SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke")
+SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load")
 NAMESPACE = "bench"
 WARMUP_NAMESPACE = "bench-warmup"
 GROUP = "workers"
@@ -49,14 +49,26 @@ class Params:
     kwok_parallelism: int = 32  # kwok's podPlayStageParallelism (its default 4 caps Ready pods near 20/s)
     pod_watch_cache: bool = True  # False: kube-apiserver serves pod watches from etcd (--watch-cache-sizes=pods#0)
     kwok_per_node: bool = True  # one kwok per node, as one kubelet per node (False: one kwok for every node)
+    rayjob_runs: int = 5  # rayjob: the example RayJob applied this many times, one after the other
+    rayjob_jobs: int = 100  # rayjob-load: RayJobs on kwok nodes (their dashboards never answer)
+    rayjob_cycles: int = 5  # rayjob-load: 1 <-> 4 cycles of the unrelated cluster, without and with the jobs
+    rayjob_settle: float = 30.0  # rayjob-load: seconds with every job Running before the loaded cycles (idle CPU)
+    kuberay_in_cluster: bool = True  # rayjob-load: KubeRay as a pod on the local node (no: on the host)
+    #: rayjob-load: HTTPMode keeps every job Running (polling a dead dashboard); in K8sJobMode kwok completes the
+    #: submitter pod at once (its pod-complete stage), so each job ends about 30 s later (submitter done, no job).
+    rayjob_load_mode: str = "HTTPMode"
 
     @classmethod
     def smoke(cls) -> Params:
         return cls(clusters=3, workers=2, churn_cycles=1, churn_low=1, churn_high=3, timeout=45.0)
 
 
-def manifest(name: str, workers: int, namespace: str = NAMESPACE, max_workers: int = 1000) -> dict[str, Any]:
-    """The RayCluster both operators get (and the ceiling builds pods from): 1 head, one worker group, tiny requests."""
+def manifest(name: str, workers: int, namespace: str = NAMESPACE, max_workers: int = 1000,
+             node_selector: dict[str, str] | None = None) -> dict[str, Any]:
+    """The RayCluster both operators get (and the ceiling builds pods from): 1 head, one worker group, tiny requests.
+
+    ``node_selector`` pins the pods to kwok nodes when a local node is up (it would run them as real processes).
+    """
     def container(cname: str, ports: bool) -> dict[str, Any]:
         c: dict[str, Any] = {"name": cname, "image": IMAGE,
                              "resources": {"requests": {"cpu": "10m", "memory": "64Mi"},
@@ -67,6 +79,12 @@ def manifest(name: str, workers: int, namespace: str = NAMESPACE, max_workers: i
                           {"containerPort": 10001, "name": "client"}]
         return c
 
+    def template(cname: str, ports: bool) -> dict[str, Any]:
+        spec: dict[str, Any] = {"containers": [container(cname, ports)]}
+        if node_selector:
+            spec["nodeSelector"] = dict(node_selector)
+        return {"spec": spec}
+
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
@@ -74,10 +92,10 @@ def manifest(name: str, workers: int, namespace: str = NAMESPACE, max_workers: i
         "spec": {
             "rayVersion": "2.52.0",
             "headGroupSpec": {"rayStartParams": {},
-                              "template": {"spec": {"containers": [container("ray-head", True)]}}},
+                              "template": template("ray-head", True)},
             "workerGroupSpecs": [{
                 "groupName": GROUP, "replicas": workers, "minReplicas": 0, "maxReplicas": max(max_workers, workers),
-                "rayStartParams": {}, "template": {"spec": {"containers": [container("ray-worker", False)]}},
+                "rayStartParams": {}, "template": template("ray-worker", False),
             }],
         },
     }
@@ -93,6 +111,8 @@ class Context:
     sampler: TreeSampler | None
     apiserver_pid: int | None
     etcd_pid: int | None
+    #: Where the bench's own clusters go when a local node is up (kwok nodes only).
+    node_selector: dict[str, str] | None = None
 
     def log(self, msg: str) -> None:
         print(f"[{self.peer.name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -143,7 +163,7 @@ async def warm_up(ctx: Context) -> float:
     """
     t = time.monotonic()
     key = (WARMUP_NAMESPACE, "warmup")
-    await ctx.driver.create(manifest("warmup", 0, WARMUP_NAMESPACE))
+    await ctx.driver.create(manifest("warmup", 0, WARMUP_NAMESPACE, node_selector=ctx.node_selector))
     await ctx.watcher.wait(key, ctx.cluster_ready(0), 120)
     return round(time.monotonic() - t, 2)
 

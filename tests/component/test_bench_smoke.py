@@ -40,3 +40,17 @@ def test_smoke_scenario_against_rayop_produces_figures_and_a_table(tmp_path: Pat
     md = report.write(tmp_path, "smoke", {"rayop": saved}, "pytest")
     assert "| all clusters ready (s) |" in md
     assert (tmp_path / "summary.json").exists() and (tmp_path / "table.md").exists()
+
+
+def test_rayjob_load_scenario_against_rayop_runs_jobs_on_kwok_next_to_a_scaled_cluster(tmp_path: Path) -> None:
+    """The kwok-only RayJob scenario at smoke size (no local node, no Ray): jobs Running, both scale windows."""
+    params = Params(rayjob_jobs=3, rayjob_cycles=1, rayjob_settle=1.0, kuberay_in_cluster=False, timeout=45.0)
+    record = run_one("rayjob-load", "rayop", params, tmp_path)
+    assert record["status"] == "ok"
+    figures = record["figures"]
+    assert sum(figures["jobs_final_deployment_status"].values()) == params.rayjob_jobs
+    assert len(figures["alone_samples"]["up_s"]) == len(figures["jobs_samples"]["up_s"]) == params.rayjob_cycles
+    assert figures["jobs_latency_p50_s"] > 0 and figures["alone_latency_p50_s"] > 0
+    assert figures["api_requests"]["POST rayjobs"] == params.rayjob_jobs
+    md = report.write(tmp_path, "rayjob-load", {"rayop": record}, "pytest")
+    assert "| scale 1↔4 next to the jobs: p50 (s) |" in md
