@@ -281,7 +281,9 @@ def _running(job: RayJob, observed: Observed, status: dict[str, Any], now: dt.da
                   f"Job status checks have been failing since {rfc3339(since)}; exceeded timeout of "
                   f"{int(timing.status_check_timeout_s)}s", now)
             return out
-        return out.after(5.0)
+        # The poller wakes this job when an answer comes; the requeue only brings the timeout's deadline.
+        left = timing.status_check_timeout_s - (now - since).total_seconds()
+        return out.after(_bounded(job, status, now, left))
     if poll is not None and poll.ok:
         status["jobStatusCheckFailureStartTime"] = None
     if poll is None or (poll.ok and info is None):  # not polled yet, or the job does not exist (404)
@@ -315,7 +317,14 @@ def _running(job: RayJob, observed: Observed, status: dict[str, Any], now: dt.da
                                  "Completed" if info.status != J.FAILED else "Failed",
                                  f"Ray job {status.get('jobId')} ended {info.status}. {where}"))
         return out
-    return out.after(5.0)
+    # Running: the poller wakes the job on every change of its status; the requeue only brings a deadline.
+    return out.after(_bounded(job, status, now, 60.0))
+
+
+def _bounded(job: RayJob, status: dict[str, Any], now: dt.datetime, seconds: float) -> float:
+    """``seconds``, or sooner if a deadline of the job falls before then."""
+    left = _seconds_left(job, status, now)
+    return max(0.5, min(seconds, left) if left is not None else seconds)
 
 
 def logs_hint(job: RayJob, status: dict[str, Any]) -> str:
