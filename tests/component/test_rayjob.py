@@ -99,21 +99,15 @@ def test_a_head_that_cannot_start_fails_the_rayjob_naming_the_pod(
         operator: Any, custom: Any, core: Any, namespace: str) -> None:
     body = rayjob()
     body["metadata"]["annotations"] = {"rayop.io/startup-deadline-seconds": "3"}
+    # No node has this label: kube-scheduler marks the head Unschedulable, as it would for a head asking for more
+    # than any node has.
+    body["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["nodeSelector"] = {"rayop.io/no-such": "x"}
     create(custom, namespace, body)
-    status = wait_state(custom, namespace, "job", "Initializing")
-    cluster = status["rayClusterName"]
-    head = wait_for(lambda: next(iter(core.list_namespaced_pod(
-        namespace, label_selector=f"ray.io/cluster={cluster},ray.io/node-type=head").items), None), what="head pod")
-    # What the kubelet reports for an image that does not exist; kwok leaves a patched status alone.
-    stuck = {"status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}],
-                        "containerStatuses": [{"name": "ray-head", "ready": False, "restartCount": 0, "image": "x",
-                                               "imageID": "", "state": {"waiting": {
-                                                   "reason": "ImagePullBackOff",
-                                                   "message": 'Back-off pulling image "rayproject/ray:nope"'}}}]}}
-    core.patch_namespaced_pod_status(head.metadata.name, namespace, stuck)
     status = wait_state(custom, namespace, "job", "Failed", timeout=60)
+    head = next(iter(core.list_namespaced_pod(
+        namespace, label_selector=f"ray.io/cluster={status['rayClusterName']},ray.io/node-type=head").items))
     assert status["reason"] == "RayClusterStartupFailed"
-    assert head.metadata.name in status["message"] and "ImagePullBackOff" in status["message"]
+    assert head.metadata.name in status["message"] and "Unschedulable" in status["message"]
 
 
 def test_a_cluster_selector_uses_the_existing_cluster_and_leaves_it_alone(
