@@ -10,12 +10,13 @@ and the pass is requeued for the next deadline (+2 s, as KubeRay).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rayop.api.rayjob import DeletionPolicyType as P
 from rayop.api.rayjob import JobDeploymentStatus as D
 from rayop.api.rayjob import JobStatus as J
+
+from .steps import DeleteCluster, DeleteSelf, DeletionAction, SuspendWorkers, parse_time
 
 if TYPE_CHECKING:
     from rayop.api.rayjob import RayJob
@@ -23,30 +24,6 @@ if TYPE_CHECKING:
     from .observe import Observed
 
 IMPACT = {P.DELETE_SELF: 4, P.DELETE_CLUSTER: 3, P.DELETE_WORKERS: 2, P.DELETE_NONE: 1}
-
-
-@dataclass(frozen=True)
-class DeleteCluster:
-    name: str
-
-
-@dataclass(frozen=True)
-class SuspendWorkers:
-    """``DeleteWorkers``: set ``suspend: true`` on every worker group of the cluster."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class DeleteSelf:
-    pass
-
-
-DeletionAction = DeleteCluster | SuspendWorkers | DeleteSelf
-
-
-def _parse(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def _done(policy: str, observed: Observed) -> bool:
@@ -91,7 +68,7 @@ def _rules(job: RayJob, status: dict[str, Any]) -> list[tuple[str, int]]:
 def due_deletion(job: RayJob, status: dict[str, Any], observed: Observed,
                  now: dt.datetime) -> tuple[DeletionAction | None, float | None]:
     """The deletion to carry out now (or None) and the seconds until the next one is due (None: nothing left)."""
-    ended = _parse(status.get("endTime"))
+    ended = parse_time(status.get("endTime"))
     cluster_name = status.get("rayClusterName") or ""
     if ended is None or status.get("jobDeploymentStatus") not in (D.COMPLETE, D.FAILED):
         return None, None

@@ -7,6 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .steps import parse_time
+
 
 class JobInfoLike(Protocol):
     """What the state machine reads of Ray's job info (``rayop.operator.rayjob.dashboard.JobInfo``)."""
@@ -50,10 +52,6 @@ STUCK_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull", "InvalidImageName
                            "CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
 
 
-def _parse(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
 def pod_start_problem(pod: dict[str, Any]) -> str | None:
     """Why ``pod`` cannot start, or None: a stuck container, or the scheduler's Unschedulable verdict."""
     status = pod.get("status") or {}
@@ -71,7 +69,7 @@ def pod_start_problem(pod: dict[str, Any]) -> str | None:
 def startup_failure(pods: list[dict[str, Any]], start_time: str | None, now: dt.datetime,
                     deadline_s: float) -> str | None:
     """A message naming the first pod that cannot start, once the job has been starting for ``deadline_s``."""
-    started = _parse(start_time)
+    started = parse_time(start_time)
     if started is None or (now - started).total_seconds() < deadline_s:
         return None
     for pod in sorted(pods, key=lambda p: p.get("metadata", {}).get("name", "")):

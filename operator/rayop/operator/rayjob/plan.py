@@ -15,8 +15,6 @@ twice. Differences from KubeRay, on purpose:
 from __future__ import annotations
 
 import datetime as dt
-import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 from rayop.api.rayjob import JobDeploymentStatus as D
@@ -24,93 +22,26 @@ from rayop.api.rayjob import JobFailedReason as R
 from rayop.api.rayjob import JobStatus as J
 from rayop.api.rayjob import RayJob, SubmissionMode
 
-from .deletion import DeletionAction, due_deletion
+from .deletion import due_deletion
 from .observe import Observed, startup_failure
-
-TERMINAL_JOB = frozenset({J.STOPPED, J.SUCCEEDED, J.FAILED})
-TERMINAL_DEPLOYMENT = frozenset({D.COMPLETE, D.FAILED})
-STARTUP_FAILED = "RayClusterStartupFailed"
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Operator-level timeouts (KubeRay's env defaults)."""
-
-    transition_grace_s: float = 300.0
-    status_check_timeout_s: float = 300.0
-    submitter_finished_timeout_s: float = 30.0
-    startup_deadline_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class CreateCluster:
-    name: str
-
-
-@dataclass(frozen=True)
-class CreateSubmitter:
-    pass
-
-
-@dataclass(frozen=True)
-class SubmitJob:
-    """HTTPMode: POST the job (the submission id is already in the status)."""
-
-
-@dataclass(frozen=True)
-class EnsureJobHeadService:
-    pass
-
-
-@dataclass(frozen=True)
-class StopJob:
-    """The RayJob failed while its Ray job may still run (a deadline): stop the Ray job, so a kept cluster does not
-    go on running it (rayop's; KubeRay leaves it running on a selected cluster)."""
-
-
-@dataclass(frozen=True)
-class DeleteChildren:
-    """Delete the cluster (unless selected) and the submitter Job (Suspending/Retrying)."""
-
-    cluster: bool
-    submitter: bool
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str
-    reason: str
-    message: str
-
-
-Action = (CreateCluster | CreateSubmitter | SubmitJob | EnsureJobHeadService | StopJob | DeleteChildren
-          | DeletionAction | Event)
-
-
-@dataclass
-class Step:
-    status: dict[str, Any]
-    actions: list[Action] = field(default_factory=list)
-    #: Write the status before any action (it fixes an id or a name the actions rely on).
-    write_first: bool = False
-    requeue_after: float | None = None
-
-    def after(self, seconds: float) -> Step:
-        self.requeue_after = seconds if self.requeue_after is None else min(self.requeue_after, seconds)
-        return self
-
-
-def rfc3339(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def random_suffix() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(5))
+from .steps import (
+    STARTUP_FAILED,
+    TERMINAL_DEPLOYMENT,
+    TERMINAL_JOB,
+    Action,
+    CreateCluster,
+    CreateSubmitter,
+    DeleteChildren,
+    EnsureJobHeadService,
+    Event,
+    Step,
+    StopJob,
+    SubmitJob,
+    Timing,
+    parse_time,
+    random_suffix,
+    rfc3339,
+)
 
 
 def is_selected_cluster(job: RayJob) -> bool:
@@ -144,7 +75,10 @@ def _seconds_left(job: RayJob, status: dict[str, Any], now: dt.datetime) -> floa
     return max(0.0, min((start + dt.timedelta(seconds=s) - now).total_seconds() for s in limits)) + 0.5
 
 
-def step(job: RayJob, observed: Observed, now: dt.datetime, timing: Timing = Timing()) -> Step:
+DEFAULT_TIMING = Timing()
+
+
+def step(job: RayJob, observed: Observed, now: dt.datetime, timing: Timing = DEFAULT_TIMING) -> Step:
     """The next status and actions for ``job`` (``job.status`` as stored is the previous one)."""
     previous: dict[str, Any] = dict(observed.status)
     status = dict(previous)
@@ -401,3 +335,10 @@ def _count_attempt(job: RayJob, previous: dict[str, Any], out: Step) -> None:
             out.after(0.0)
     elif out.status.get("jobStatus") == J.SUCCEEDED:
         out.status["succeeded"] = int(previous.get("succeeded") or 0) + 1
+
+
+__all__ = [
+    "STARTUP_FAILED", "TERMINAL_DEPLOYMENT", "TERMINAL_JOB", "Action", "CreateCluster", "CreateSubmitter",
+    "DeleteChildren", "EnsureJobHeadService", "Event", "Step", "StopJob", "SubmitJob", "Timing", "logs_hint",
+    "parse_time", "random_suffix", "rfc3339", "step",
+]
