@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = ("operator", "autoscaler", "gcs_ha", "serve_rollout", "local")
-KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob")
+KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob", "rayop.operator.kubeflow")
 #: A kind may build on another (a RayJob runs on a RayCluster), never the other way round.
 KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",)}
 SIDECARS = ("rayop.autoscaler", "rayop.gcs_ha", "rayop.serve_rollout")

@@ -17,7 +17,9 @@ from .structural import K8sSchemas
 SNAPSHOT = Path(__file__).with_name("k8s_openapi_v1.36.3.json.gz")
 
 #: Every resource rayop serves, as "module:Class" (imported lazily so a broken model names itself).
-RESOURCES: tuple[str, ...] = ("rayop.api.raycluster:RayCluster", "rayop.api.rayjob:RayJob")
+RESOURCES: tuple[str, ...] = ("rayop.api.raycluster:RayCluster", "rayop.api.rayjob:RayJob",
+                              "rayop.api.kubeflow:TFJob", "rayop.api.kubeflow:PyTorchJob",
+                              "rayop.api.kubeflow:XGBoostJob", "rayop.api.kubeflow:MPIJob")
 
 
 def load_k8s_schemas() -> K8sSchemas:
@@ -46,6 +48,18 @@ def target_dirs(root: Path) -> list[Path]:
     return [root / "crds", root / "helm" / "rayop" / "crds"]
 
 
+#: CRD groups the chart installs only on request (``kubeflow.crds.install``: a cluster may already run Kubeflow's
+#: training-operator and own these CRDs). Helm always installs ``crds/``, so these go to a directory a gated
+#: template reads instead.
+OPTIONAL_GROUPS = {"kubeflow.org": Path("helm") / "rayop" / "kubeflow-crds"}
+
+
+def dirs_for(root: Path, name: str) -> list[Path]:
+    """Where the CRD file ``name`` (``{group}_{plural}.yaml``) is written."""
+    optional = OPTIONAL_GROUPS.get(name.split("_", 1)[0])
+    return [root / "crds", root / optional] if optional else target_dirs(root)
+
+
 def rendered() -> dict[str, str]:
     """File name → YAML text for every CRD."""
     k8s = load_k8s_schemas()
@@ -59,9 +73,9 @@ def rendered() -> dict[str, str]:
 def generate(root: Path | None = None) -> list[Path]:
     root = root or repo_root()
     written = []
-    for directory in target_dirs(root):
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, text in rendered().items():
+    for name, text in rendered().items():
+        for directory in dirs_for(root, name):
+            directory.mkdir(parents=True, exist_ok=True)
             path = directory / name
             path.write_text(text)
             written.append(path)
@@ -72,8 +86,8 @@ def check(root: Path | None = None) -> list[str]:
     """Problems (missing/stale files, with a short diff); empty when the committed CRDs match the models."""
     root = root or repo_root()
     problems = []
-    for directory in target_dirs(root):
-        for name, text in rendered().items():
+    for name, text in rendered().items():
+        for directory in dirs_for(root, name):
             path = directory / name
             if not path.exists():
                 problems.append(f"{path} is missing; run `rayop crds generate`")

@@ -26,6 +26,7 @@ from rayop.kube.informers import SharedInformers
 from rayop.kube.leader import LeaderElector
 
 from .health import Health, serve_health
+from .kubeflow.controller import KUBEFLOW_CONTROLLERS
 from .logs import configure_logging
 from .metrics import OperatorMetrics
 from .raycluster.controller import RayClusterController
@@ -36,7 +37,17 @@ from .settings import Settings
 logger = logging.getLogger("rayop.operator")
 
 #: Every kind the operator runs.
-CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController, RayJobController)
+CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController, RayJobController, *KUBEFLOW_CONTROLLERS)
+
+
+async def available_controllers(runtime: Runtime) -> list[ControllerFactory]:
+    """The controllers to run: a kind may declare ``available(runtime)`` (the Kubeflow jobs: only when served)."""
+    out = []
+    for factory in CONTROLLERS:
+        check = getattr(factory, "available", None)
+        if check is None or await check(runtime):
+            out.append(factory)
+    return out
 
 Flag = asyncio.Event | threading.Event
 
@@ -100,7 +111,7 @@ async def _lead(settings: Settings, client: KubeClient, health: Health, metrics:
     health.checks[:] = [informers.healthy]
     runners: list[ControllerRunner] = []
     try:
-        runners = await start_controllers(CONTROLLERS, runtime)
+        runners = await start_controllers(await available_controllers(runtime), runtime)
         health.role = "leader"
         _set(ready_flag)
         if elector is None:

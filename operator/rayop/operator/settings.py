@@ -135,6 +135,24 @@ class RayJobSettings(BaseModel):
     (DELETE_RAYJOB_CR_AFTER_JOB_FINISHES)."""
 
 
+class KubeflowSettings(BaseModel):
+    """The Kubeflow training-job controllers (TFJob, PyTorchJob, XGBoostJob)."""
+
+    enabled: bool | None = None
+    """Run them: true, false, or unset (default) for "when the API server serves kubeflow.org/v1": the chart
+    installs the CRDs only with ``kubeflow.crds.install``, and a cluster running Kubeflow's own training-operator
+    keeps it (then set ``managed_by`` apart)."""
+    managed_by: list[str] = Field(default_factory=lambda: ["", "kubeflow.org/training-operator"])
+    """``spec.runPolicy.managedBy`` values this operator acts on (unset counts as "")."""
+    gang_start: bool = True
+    """Create pods behind the ``rayop.io/gang`` scheduling gate and lift a job's gates only when all its pods
+    fit the nodes together."""
+    cluster_domain: str = ""
+    """Suffix of TF_CONFIG addresses after ``.svc`` (the training-operator's CUSTOM_CLUSTER_DOMAIN)."""
+    max_pod_creates_per_pass: int = Field(default=200, ge=1)
+    """Pods one pass of one job may create."""
+
+
 #: Flat names of earlier releases (kwargs and ``RAYOP_<NAME>``) and where they live now.
 LEGACY_FLAT = {
     "api_connections": ("api", "connections"),
@@ -171,6 +189,7 @@ class Settings(BaseSettings):
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     raycluster: RayClusterSettings = Field(default_factory=RayClusterSettings)
     rayjob: RayJobSettings = Field(default_factory=RayJobSettings)
+    kubeflow: KubeflowSettings = Field(default_factory=KubeflowSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Kubeflow training jobs (``kubeflow.org/v1`` TFJob, PyTorchJob, XGBoostJob, MPIJob) on the controller runtime."""

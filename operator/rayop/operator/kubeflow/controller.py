@@ -1,0 +1,263 @@
+"""The four job controllers: read the caches, take one pure pass (:mod:`.plan`), act, admit the gang.
+
+One class per kind (:func:`controller_for` binds a :class:`~.framework.Framework`); they share the pod and
+Service informers (selector ``training.kubeflow.org/job-name``), the capacity cache of the gang check and the
+metrics. Pods and Services are children by controlling ownerReference, so the garbage collector removes them with
+their job; a job another controller manages (``spec.runPolicy.managedBy``) is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from rayop.api.kubeflow_common import API_VERSION, GROUP, JOB_NAME_LABEL, VERSION
+from rayop.kube.client import ApiError, Conflict, NotFound
+from rayop.kube.informers import Resource
+from rayop.operator.runtime.children import controller_uid, owned
+from rayop.operator.runtime.controller import Key, Result, Watch, needs_pass_on_change, owner_by_reference
+from rayop.operator.runtime.runner import Context, Runtime
+
+from . import capacity, gang, metrics
+from .framework import Body, Framework
+from .observe import GANG_GATE, deleting, gated, labels_of, slim_pod
+from .plan import SERVICE_REPLACEMENTS, Options, Plan, plan_job
+
+logger = logging.getLogger("rayop.kubeflow")
+
+POD_RESOURCE = Resource("v1", "pods", JOB_NAME_LABEL, transform=slim_pod)
+SERVICE_RESOURCE = Resource("v1", "services", JOB_NAME_LABEL)
+#: rayop's own condition (kept first, so the last condition stays Kubeflow's state): can the gang be placed?
+GANG_CONDITION = "GangScheduled"
+#: Status fields that count as a change (lastReconcileTime alone does not cause a write).
+COMPARED = ("replicaStatuses", "startTime", "completionTime")
+#: How often a job whose pods do not fit looks again (capacity frees without an event on the job).
+GANG_RETRY_SECONDS = 3.0
+
+
+class JobController:
+    """Base of the four ``kubeflow.org/v1`` controllers; :func:`controller_for` sets ``fw``."""
+
+    fw: ClassVar[Framework]
+    resource: ClassVar[Resource]
+    kind: ClassVar[str]
+    component: ClassVar[str]
+    finalizer: ClassVar[str | None] = None
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        s = ctx.settings.kubeflow
+        self.opts = Options(cluster_domain=s.cluster_domain, gang=s.gang_start, max_creates=s.max_pod_creates_per_pass)
+        self.pods = ctx.runtime.informers.get(POD_RESOURCE, index_labels=(JOB_NAME_LABEL,))
+        self.services = ctx.runtime.informers.get(SERVICE_RESOURCE, index_labels=(JOB_NAME_LABEL,))
+        metrics.counters(ctx.metrics.registry)
+
+    @classmethod
+    async def available(cls, runtime: Runtime) -> bool:
+        """Run this kind? ``kubeflow.enabled`` true/false, or (unset) whether the API server serves it: a
+        cluster without the CRDs (the chart installs them only on request) must not wait for their informer."""
+        enabled = runtime.settings.kubeflow.enabled
+        if enabled is not None:
+            return enabled
+        try:
+            found = await runtime.client.request("GET", f"/apis/{GROUP}/{VERSION}")
+        except ApiError:
+            return False
+        return any(r.get("name") == cls.resource.plural for r in found.get("resources", []))
+
+    # -- the contract ---------------------------------------------------------------------------------------------
+    def watches(self) -> Sequence[Watch]:
+        by_owner = owner_by_reference(self.kind)
+        return (Watch(POD_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)),
+                Watch(SERVICE_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)))
+
+    def is_mine(self, obj: Body) -> bool:
+        managed_by = ((obj.get("spec") or {}).get("runPolicy") or {}).get("managedBy") or ""
+        return managed_by in self.ctx.settings.kubeflow.managed_by
+
+    def needs_pass(self, old: Body | None, new: Body) -> bool:
+        return needs_pass_on_change(old, new)
+
+    async def finalize(self, obj: Body) -> Result:
+        return Result.done()
+
+    def forget(self, key: Key, obj: Body) -> None:
+        self.ctx.expectations.forget(key)
+
+    async def close(self) -> None:
+        await capacity.release(self.ctx.client)
+
+    # -- a pass ---------------------------------------------------------------------------------------------------
+    async def reconcile(self, body: Body) -> Result:
+        fw, ctx = self.fw, self.ctx
+        meta = body["metadata"]
+        ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        key = (ns, name)
+        try:
+            job = fw.model.parse(body)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            return await self._invalid(body, f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}")
+        view = fw.view(job, body)
+        problems = fw.validate(view)
+        if problems:
+            return await self._invalid(body, problems[0])
+        pods = [p for p in self.pods.by_index(ns, name, JOB_NAME_LABEL) if controller_uid(p) == uid]
+        services = {s["metadata"]["name"]: s for s in self.services.by_index(ns, name, JOB_NAME_LABEL)
+                    if controller_uid(s) == uid}
+        pending = ctx.expectations.pending_groups(key, [(labels_of(p)["rtype"] or "", p["metadata"]["name"],
+                                                         p["metadata"].get("uid", ""), deleting(p)) for p in pods])
+        if pending:
+            return Result.waiting()
+        now = dt.datetime.now(dt.UTC)
+        plan = plan_job(fw, view, pods, services, now, self.opts)
+        result = await self._act(body, plan, key)
+        if plan.active and plan.complete and self.opts.gang:
+            result = result.sooner(await self._admit(body, plan, pods))
+        for what in plan.metrics:
+            metrics.inc(ctx.metrics.registry, what, ns, fw.framework_name)
+        for etype, reason, message in plan.events:
+            (ctx.events.warning if etype == "Warning" else ctx.events.normal)(body, reason, message)
+        if plan.delete_job:
+            try:
+                await ctx.client.delete(API_VERSION, fw.plural, name, ns, precondition_uid=uid)
+                ctx.events.normal(body, "SuccessfulDeleteJob", f"Deleted job: {name}")
+            except NotFound:
+                pass
+            return Result.done()
+        await ctx.status.write_if_changed(body, plan.status, COMPARED)
+        if plan.requeue_after is not None:
+            result = result.sooner(Result.requeue(plan.requeue_after))
+        return result
+
+    async def _act(self, body: Body, plan: Plan, key: Key) -> Result:
+        ctx, ns = self.ctx, body["metadata"]["namespace"]
+        failed: list[str] = []
+        for svc_name, n in plan.count_replacements:
+            try:
+                await ctx.client.patch("v1", "services", svc_name,
+                                       {"metadata": {"annotations": {SERVICE_REPLACEMENTS: str(n)}}}, ns)
+            except ApiError as exc:
+                failed.append(f"service {svc_name}: {exc.message}")
+                return Result.failed("; ".join(failed))  # never delete a pod whose replacement is not counted
+        for rtype, pod in plan.delete_pods:
+            pname = pod["metadata"]["name"]
+            ctx.expectations.expect_delete(key, rtype.lower(), pod["metadata"].get("uid", ""))
+            try:
+                await ctx.client.delete("v1", "pods", pname, ns, precondition_uid=pod["metadata"].get("uid"))
+                ctx.events.normal(body, "SuccessfulDeletePod", f"Deleted pod: {pname}")
+            except NotFound:
+                pass
+            except ApiError as exc:
+                failed.append(f"pod {pname}: {exc.message}")
+        for svc_name in plan.delete_services:
+            try:
+                await ctx.client.delete("v1", "services", svc_name, ns)
+            except NotFound:
+                pass
+            except ApiError as exc:
+                failed.append(f"service {svc_name}: {exc.message}")
+        for svc in plan.create_services:
+            try:
+                await ctx.client.create(owned(svc, body))
+                ctx.events.normal(body, "SuccessfulCreateService", f"Created service: {svc['metadata']['name']}")
+            except Conflict:
+                pass
+            except ApiError as exc:
+                ctx.events.warning(body, "FailedCreateService", f"Error creating: {exc.message}")
+                failed.append(f"service {svc['metadata']['name']}: {exc.message}")
+        for rtype, pod in plan.create_pods:
+            pname = pod["metadata"]["name"]
+            ctx.expectations.expect_create(key, rtype.lower(), pname)
+            try:
+                await ctx.client.create(owned(pod, body))
+                ctx.events.normal(body, "SuccessfulCreatePod", f"Created pod: {pname}")
+            except Conflict:
+                ctx.expectations.drop_create(key, rtype.lower(), pname)
+            except ApiError as exc:
+                ctx.expectations.drop_create(key, rtype.lower(), pname)
+                ctx.events.warning(body, "FailedCreatePod", f"Error creating: {exc.message}")
+                failed.append(f"pod {pname}: {exc.message}")
+        return Result.failed("; ".join(failed)) if failed else Result.done()
+
+    async def _admit(self, body: Body, plan: Plan, pods: list[Body]) -> Result:
+        """Lift the gang gate of every gated pod together, or none, and say why not in ``GangScheduled``."""
+        waiting = [p for p in pods if gated(p) and not deleting(p)]
+        if not waiting:
+            return Result.done()
+        cap = capacity.shared(self.ctx.client)
+        await cap.ready()
+        async with cap.lock:
+            bound = {(str(p["metadata"].get("namespace")), str(p["metadata"]["name"])) for p in cap.pods.items()
+                     if (p.get("spec") or {}).get("nodeName")}
+            reserved = cap.reservations.pending(bound)
+            nodes = gang.nodes_free(cap.nodes.items(), cap.pods.items())
+            fit = gang.place_with_reserved(waiting, reserved, nodes)
+            if fit.ok:
+                cap.reservations.add(waiting)
+        ns = body["metadata"]["namespace"]
+        if not fit.ok:
+            self._gang_condition(plan, False, "InsufficientCapacity", fit.message)
+            if not self._was_waiting(body, fit):
+                self.ctx.events.warning(body, "GangWaiting", fit.message)
+            return Result.requeue(GANG_RETRY_SECONDS)
+        failed = []
+        for pod in waiting:
+            gates = [g for g in (pod.get("spec") or {}).get("schedulingGates") or [] if g.get("name") != GANG_GATE]
+            try:
+                await self.ctx.client.patch("v1", "pods", pod["metadata"]["name"],
+                                            {"spec": {"schedulingGates": gates or None}}, ns)
+            except NotFound:
+                pass
+            except ApiError as exc:
+                failed.append(f"pod {pod['metadata']['name']}: {exc.message}")
+        self._gang_condition(plan, True, "Admitted", f"all {len(waiting)} pods fit; scheduling gates removed")
+        return Result.failed("; ".join(failed)) if failed else Result.done()
+
+    def _was_waiting(self, body: Body, fit: gang.Fit) -> bool:
+        old = next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == GANG_CONDITION),
+                   None)
+        return old is not None and old.get("status") == "False" and old.get("message") == fit.message
+
+    @staticmethod
+    def _gang_condition(plan: Plan, ok: bool, reason: str, message: str) -> None:
+        conds = [c for c in plan.status.get("conditions") or [] if c.get("type") != GANG_CONDITION]
+        old = next((c for c in plan.status.get("conditions") or [] if c.get("type") == GANG_CONDITION), None)
+        stamp = plan.status.get("lastReconcileTime") or ""
+        value = "True" if ok else "False"
+        transition = old.get("lastTransitionTime", stamp) if old is not None and old.get("status") == value else stamp
+        plan.status["conditions"] = [{"type": GANG_CONDITION, "status": value, "reason": reason, "message": message,
+                                      "lastUpdateTime": stamp, "lastTransitionTime": transition}, *conds]
+
+    async def _invalid(self, body: Body, message: str) -> Result:
+        meta = body["metadata"]
+        await self.ctx.status.report_invalid(body, f"{self.kind}FailedValidation",
+                                             f"{meta['namespace']}/{meta['name']}: {message}")
+        return Result.invalid_spec(message)
+
+
+def controller_for(framework: Framework) -> type[JobController]:
+    """The controller class of one framework (a class: the runner reads its ClassVars before constructing it)."""
+    attrs: dict[str, Any] = {
+        "fw": framework, "resource": Resource(API_VERSION, framework.plural), "kind": framework.kind,
+        "component": framework.controller_name,
+        "__doc__": f"``{API_VERSION}`` {framework.kind}, as the training-operator's {framework.controller_name}.",
+    }
+    return type(f"{framework.kind}Controller", (JobController,), attrs)
+
+
+def _frameworks() -> tuple[Framework, ...]:
+    from .pytorch import PyTorch
+    from .tf import TensorFlow
+    from .xgboost import XGBoost
+
+    return (TensorFlow(), PyTorch(), XGBoost())
+
+
+#: The controllers :data:`rayop.operator.main.CONTROLLERS` runs (each only when its CRD is served, see
+#: :meth:`JobController.available`).
+KUBEFLOW_CONTROLLERS: tuple[type[JobController], ...] = tuple(controller_for(f) for f in _frameworks())

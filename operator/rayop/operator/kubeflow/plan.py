@@ -1,0 +1,336 @@
+"""One pass of a training job, pure: the training-operator's ``ReconcileJobs`` / ``ReconcilePods`` /
+``UpdateJobStatus`` as a function from (job, its pods and Services, now) to a status and the actions to take.
+
+Order, as upstream: a finished job only cleans up (cleanPodPolicy, TTL); a suspended one deletes its pods; a
+resumed one restarts its clock; then the backoff limit and the active deadline; then each replica type's pods are
+planned by the shared pod-group engine (:mod:`rayop.operator.runtime.podgroups`, Kubeflow-indexed names): missing
+indices are created, out-of-range ones deleted, failed pods the restart policy retries are deleted (and recreated
+under the same name by a later pass); last the framework's rule sets Running/Succeeded/Failed/Restarting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rayop.api.kubeflow_common import CleanPodPolicy, RestartPolicy
+from rayop.api.kubeflow_common import ConditionType as C
+from rayop.operator.runtime import podgroups as pg
+
+from . import conditions as cond
+from .framework import Body, Counts, Framework, JobView
+from .observe import by_type, count, deleting, labels_of, phase, replacements, restart_count
+from .pods import build_pod, build_service, job_labels, pod_name
+
+#: Annotation on a per-pod Service: how many times its pod was recreated (backoffLimit survives restarts).
+SERVICE_REPLACEMENTS = "rayop.io/replacements"
+
+
+@dataclass(frozen=True)
+class Options:
+    cluster_domain: str = ""
+    gang: bool = True
+    max_creates: int = 200
+
+
+@dataclass
+class Plan:
+    status: Body
+    create_pods: list[tuple[str, Body]] = field(default_factory=list)
+    create_services: list[Body] = field(default_factory=list)
+    delete_pods: list[tuple[str, Body]] = field(default_factory=list)
+    delete_services: list[str] = field(default_factory=list)
+    #: Services whose replacement count goes up (name, new count), written before their pod is deleted.
+    count_replacements: list[tuple[str, int]] = field(default_factory=list)
+    delete_job: bool = False
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    requeue_after: float | None = None
+    #: Every desired pod exists: the gang may be admitted (the controller checks capacity).
+    complete: bool = False
+    active: bool = True
+
+
+def ts(now: dt.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_ts(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+class _Member:
+    """A pod as the pod-group engine reads it."""
+
+    def __init__(self, pod: Body, retry: bool) -> None:
+        self.pod = pod
+        self._retry = retry
+
+    @property
+    def name(self) -> str:
+        return str(self.pod["metadata"]["name"])
+
+    @property
+    def uid(self) -> str:
+        return str(self.pod["metadata"].get("uid", ""))
+
+    @property
+    def replica_name(self) -> str | None:
+        return None
+
+    @property
+    def replica_index(self) -> int | None:
+        value = labels_of(self.pod)["index"]
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def host_index(self) -> int | None:
+        return 0
+
+    @property
+    def running_and_ready(self) -> bool:
+        return phase(self.pod) == "Running"
+
+    @property
+    def deleting(self) -> bool:
+        return deleting(self.pod)
+
+    @property
+    def created(self) -> str:
+        return str(self.pod["metadata"].get("creationTimestamp", ""))
+
+    def should_delete(self) -> bool:
+        return self._retry
+
+
+def retryable(fw: Framework, restart: RestartPolicy, pod: Body) -> bool:
+    """``ReconcilePods``: a Failed pod is deleted (and recreated) under OnFailure/Always, and under ExitCode when
+    the default container's exit code is 128 or more (killed by a signal: ``IsRetryableExitCode``)."""
+    from .framework import exit_code
+
+    if phase(pod) != "Failed" or deleting(pod):
+        return False
+    if restart in (RestartPolicy.ON_FAILURE, RestartPolicy.ALWAYS):
+        return True
+    if restart == RestartPolicy.EXIT_CODE:
+        code = exit_code(pod, fw.default_container)
+        return code is not None and code >= 128
+    return False
+
+
+def replica_selector(fw: Framework, job: JobView, rtype: str) -> tuple[str, Body]:
+    from rayop.api.kubeflow_common import REPLICA_TYPE_LABEL
+
+    labels = {**job_labels(fw, job), REPLICA_TYPE_LABEL: rtype.lower()}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())), {"matchLabels": labels}
+
+
+def replica_statuses(fw: Framework, job: JobView, counts: Mapping[str, Counts]) -> Body:
+    out = {}
+    for rtype in job.replicas:
+        c = counts.get(rtype, Counts())
+        selector, label_selector = replica_selector(fw, job, rtype)
+        out[rtype] = {"active": c.active, "succeeded": c.succeeded, "failed": c.failed,
+                      "labelSelector": label_selector, "selector": selector}
+    return out
+
+
+def cleanup(plan: Plan, pods: list[Body], policy: CleanPodPolicy, finished: bool) -> None:
+    """``DeletePodsAndServices``: finished + None deletes nothing, Running deletes Running and Pending pods,
+    All (or not finished: suspension, a limit) deletes every pod; each pod's same-named Service goes with it."""
+    if finished and policy == CleanPodPolicy.NONE:
+        return
+    for pod in pods:
+        if deleting(pod):
+            continue
+        if finished and policy == CleanPodPolicy.RUNNING and phase(pod) not in ("Running", "Pending"):
+            continue
+        plan.delete_pods.append((labels_of(pod)["rtype"] or "", pod))
+        plan.delete_services.append(pod["metadata"]["name"])
+
+
+def ttl_cleanup(plan: Plan, job: JobView, status: Body, now: dt.datetime) -> None:
+    """``CleanupJob``: delete the job ``ttlSecondsAfterFinished`` after its completion time."""
+    ttl = job.run_policy.ttl_seconds_after_finished
+    done = parse_ts(status.get("completionTime"))
+    if ttl is None or done is None:
+        return
+    left = (done + dt.timedelta(seconds=ttl) - now).total_seconds()
+    if left <= 0:
+        plan.delete_job = True
+        plan.metrics.append("deleted")
+    else:
+        plan.requeue_after = left
+
+
+def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[str, Body], now: dt.datetime,
+             opts: Options) -> Plan:
+    prev: Body = job.body.get("status") or {}
+    status: Body = {k: v for k, v in prev.items() if k in ("conditions", "replicaStatuses", "startTime",
+                                                          "completionTime", "lastReconcileTime")}
+    conds: list[Body] = list(status.get("conditions") or [])
+    stamp = ts(now)
+    kind, name, ns = job.kind, job.name, job.namespace
+    plan = Plan(status=status)
+    if cond.find(conds, C.CREATED) is None:
+        conds = cond.update(conds, C.CREATED, f"{kind}Created", f"{kind} {name} is created.", stamp)
+        plan.metrics.append("created")
+    pods_by_type = by_type(pods)
+    counts = {rt: count(pods_by_type.get(rt.lower(), [])) for rt in job.replicas}
+
+    def finish() -> Plan:
+        status["conditions"] = conds
+        return plan
+
+    if cond.is_finished(conds):
+        plan.active = False
+        cleanup(plan, pods, job.clean_pod_policy, finished=True)
+        if cond.is_true(conds, C.SUCCEEDED):
+            rs = dict(status.get("replicaStatuses") or {})
+            for rt, r in rs.items():
+                rs[rt] = {**r, "succeeded": int(r.get("succeeded") or 0) + int(r.get("active") or 0), "active": 0}
+            status["replicaStatuses"] = rs
+        ttl_cleanup(plan, job, status, now)
+        return finish()
+
+    if job.run_policy.suspend:
+        plan.active = False
+        cleanup(plan, pods, job.clean_pod_policy, finished=False)
+        rs = dict(status.get("replicaStatuses") or replica_statuses(fw, job, counts))
+        status["replicaStatuses"] = {rt: {**r, "active": 0} for rt, r in rs.items()}
+        msg = f"{kind} {name} is suspended."
+        if cond.is_true(conds, C.RUNNING):
+            conds = cond.update(conds, C.RUNNING, f"{kind}Suspended", msg, stamp, status=False)
+        if not cond.is_true(conds, C.SUSPENDED):
+            conds = cond.update(conds, C.SUSPENDED, f"{kind}Suspended", msg, stamp)
+            plan.events.append(("Normal", f"{kind}Suspended", msg))
+        return finish()
+    if cond.is_true(conds, C.SUSPENDED):
+        msg = f"{kind} {name} is resumed."
+        conds = cond.update(conds, C.SUSPENDED, f"{kind}Resumed", msg, stamp, status=False)
+        status["startTime"] = stamp
+        plan.events.append(("Normal", f"{kind}Resumed", msg))
+    if not status.get("startTime"):
+        status["startTime"] = stamp
+    status["lastReconcileTime"] = stamp
+
+    # -- limits (ReconcileJobs) -----------------------------------------------------------------------------------
+    retry = {p["metadata"]["name"]: retryable(fw, job.replicas[_camel(fw, labels_of(p)["rtype"])].restart_policy, p)
+             for p in pods if _camel(fw, labels_of(p)["rtype"]) in job.replicas}
+    failure = _limit_failure(fw, job, pods, services, counts, retry, prev, status, now)
+    if failure:
+        status.setdefault("completionTime", stamp)
+        status["replicaStatuses"] = replica_statuses(fw, job, counts)
+        cleanup(plan, pods, job.clean_pod_policy, finished=False)
+        conds = cond.update(conds, C.FAILED, f"{kind}Failed", failure, stamp)
+        plan.events.append(("Normal", f"{kind}Failed", failure))
+        plan.metrics.append("failed")
+        ttl_cleanup(plan, job, status, now)
+        return finish()
+
+    # -- pods and services (ReconcilePods / ReconcileServices) ----------------------------------------------------
+    budget = pg.CreateBudget(opts.max_creates)
+    complete = True
+    restarted: dict[str, int] = {}
+    for rtype, r in job.replicas.items():
+        group = f"{name}-{rtype.lower()}"
+        members = [_Member(p, retry.get(p["metadata"]["name"], False)) for p in pods_by_type.get(rtype.lower(), [])]
+        gplan = pg.plan_group(pg.GroupSpec(group, r.replicas, naming=pg.Naming.INDEXED), members, budget)
+        for removal in gplan.deletes:
+            pod = removal.member.pod
+            plan.delete_pods.append((rtype, pod))
+            if removal.cause is pg.Cause.UNHEALTHY:
+                restarted[rtype] = restarted.get(rtype, 0) + 1
+                svc = services.get(pod["metadata"]["name"])
+                done = replacements(svc) if svc is not None else 0
+                plan.count_replacements.append((pod["metadata"]["name"], done + 1))
+        for creation in gplan.creates:
+            index = creation.replica_index or 0
+            svc = services.get(pod_name(name, rtype, index))
+            plan.create_pods.append((rtype, build_pod(fw, job, rtype, index, cluster_domain=opts.cluster_domain,
+                                                      gang=opts.gang,
+                                                      replaced=replacements(svc) if svc is not None else 0)))
+        if gplan.creates or gplan.deletes or gplan.deferred:
+            complete = False
+        if fw.per_pod_services:
+            for index in range(r.replicas):
+                if pod_name(name, rtype, index) not in services:
+                    plan.create_services.append(build_service(fw, job, rtype, index))
+    plan.complete = complete
+    for rtype in restarted:
+        msg = f"job {name} is restarting because {rtype} replica(s) failed."
+        conds = cond.update(conds, C.RESTARTING, f"{kind}Restarting", msg, stamp)
+        plan.events.append(("Warning", f"{kind}Restarting", msg))
+        plan.metrics.append("restarted")
+
+    # -- the framework's verdict (UpdateJobStatus) ------------------------------------------------------------
+    status["replicaStatuses"] = replica_statuses(fw, job, counts)
+    v = fw.verdict(job, counts, pods, conds)
+    if v.running:
+        conds = cond.update(conds, C.RUNNING, f"{kind}Running", f"{kind} {ns}/{name} is running.", stamp)
+    if v.succeeded:
+        msg = f"{kind} {ns}/{name} successfully completed."
+        status.setdefault("completionTime", stamp)
+        conds = cond.update(conds, C.SUCCEEDED, f"{kind}Succeeded", msg, stamp)
+        plan.events.append(("Normal", f"{kind}Succeeded", msg))
+        plan.metrics.append("successful")
+        plan.active = False
+        ttl_cleanup(plan, job, status, now)
+    elif v.restarting is not None:
+        rt, n = v.restarting
+        msg = f"{kind} {name} is restarting because {n} {rt} replica(s) failed."
+        if restarted:  # the pod-level restart of this pass stays the reason (upstream re-adds it)
+            rt = next(iter(restarted))
+            msg = f"job {name} is restarting because {rt} replica(s) failed."
+        elif not cond.is_true(conds, C.RESTARTING):
+            plan.events.append(("Warning", f"{kind}Restarting", msg))
+            plan.metrics.append("restarted")
+        conds = cond.update(conds, C.RESTARTING, f"{kind}Restarting", msg, stamp)
+    elif v.failed is not None:
+        rt, n = v.failed
+        msg = f"{kind} {ns}/{name} has failed because {n} {rt} replica(s) failed."
+        status.setdefault("completionTime", stamp)
+        conds = cond.update(conds, C.FAILED, f"{kind}Failed", msg, stamp)
+        plan.events.append(("Normal", f"{kind}Failed", msg))
+        plan.metrics.append("failed")
+        plan.active = False
+        ttl_cleanup(plan, job, status, now)
+    deadline = job.run_policy.active_deadline_seconds
+    started = parse_ts(status.get("startTime"))
+    if plan.active and deadline is not None and started is not None:
+        left = (started + dt.timedelta(seconds=deadline) - now).total_seconds()
+        plan.requeue_after = max(left, 0.5) if plan.requeue_after is None else min(plan.requeue_after, left)
+    return finish()
+
+
+def _camel(fw: Framework, lower: str | None) -> str:
+    return fw.camel(lower or "")
+
+
+def _limit_failure(fw: Framework, job: JobView, pods: list[Body], services: Mapping[str, Body],
+                   counts: Mapping[str, Counts], retry: Mapping[str, bool], prev: Body, status: Body,
+                   now: dt.datetime) -> str | None:
+    """backoffLimit (a new failure beyond the limit, or container restarts reaching it) and activeDeadlineSeconds,
+    with the training-operator's messages."""
+    limit = job.run_policy.backoff_limit
+    if limit is not None:
+        prev_failed = sum(int(r.get("failed") or 0) for r in (prev.get("replicaStatuses") or {}).values())
+        failed = sum(c.failed for c in counts.values())
+        active = sum(c.active for c in counts.values())
+        recreated = sum(replacements(s) for s in services.values())
+        new_failure = failed > prev_failed or any(retry.values())
+        exceeds = new_failure and active != job.total_replicas and recreated + 1 > limit
+        restarts = sum(restart_count(p) for p in pods if phase(p) == "Running" and job.replicas.get(
+            _camel(fw, labels_of(p)["rtype"]), None) is not None and job.replicas[
+            _camel(fw, labels_of(p)["rtype"])].restart_policy != RestartPolicy.NEVER)
+        past = restarts >= limit and (limit > 0 or restarts > 0)
+        if exceeds or past:
+            return f"Job {job.name} has failed because it has reached the specified backoff limit"
+    deadline = job.run_policy.active_deadline_seconds
+    started = parse_ts(status.get("startTime"))
+    if deadline is not None and started is not None and (now - started).total_seconds() >= deadline:
+        return f"Job {job.name} has failed because it was active longer than specified deadline"
+    return None
+
+
