@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv tools sysdeps demo test test-unit lint crds crds-check bench clean
+.PHONY: venv tools sysdeps demo test test-unit lint crds crds-check bench bench-kubeflow clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,6 +55,10 @@ BENCH_ARGS ?=
 bench: venv tools sysdeps
 	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python -m benchmarks.run --scenario $(BENCH_SCENARIO) --out benchmarks/results $(BENCH_ARGS)
+
+## Kubeflow jobs on kwok: 50 PyTorchJobs x 8 replicas, apply -> all Running (prints the figure).
+bench-kubeflow: venv tools
+	$(BIN)/python -m benchmarks.kubeflow_burst --jobs 50 --replicas 8
 
 clean:
 	rm -rf $(VENV) build dist

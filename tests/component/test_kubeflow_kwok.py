@@ -167,3 +167,23 @@ def test_a_job_managed_by_another_controller_is_left_alone(
     last_condition(custom, namespace, "tfjobs", "mine", "Running", timeout=90)
     assert status(custom, namespace, "tfjobs", "tfjob-simple") == {}
     assert not pods_of(core, namespace, "tfjob-simple")
+
+
+def test_mpijob_example_gets_its_ssh_secret_hostfile_service_and_pods_and_cleans_running_pods_after_success(
+        operator: Any, custom: Any, core: Any, namespace: str) -> None:
+    create(custom, namespace, "mpijobs", example("mpijob-pi.yaml"))
+    last_condition(custom, namespace, "mpijobs", "pi", "Running", timeout=90)
+    assert core.read_namespaced_secret("pi-ssh", namespace).type == "kubernetes.io/ssh-auth"
+    config = core.read_namespaced_config_map("pi-config", namespace).data
+    assert config["hostfile"] == f"pi-worker-0.pi.{namespace}.svc slots=1\npi-worker-1.pi.{namespace}.svc slots=1\n"
+    wait_for(lambda: core.read_namespaced_config_map("pi-config", namespace).data["discover_hosts.sh"].count(
+        "echo ") == 2, timeout=30, what="discover_hosts.sh lists the running workers")
+    assert core.read_namespaced_service("pi", namespace).spec.cluster_ip == "None"
+    pods = pods_of(core, namespace, "pi")
+    assert set(pods) == {"pi-launcher-0", "pi-worker-0", "pi-worker-1"}
+    assert pods["pi-worker-0"].spec.subdomain == "pi" and pods["pi-worker-0"].spec.hostname == "pi-worker-0"
+    exit_pod(core, namespace, "pi-launcher-0", 0, "mpi")
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Succeeded")
+    assert cond["message"] == f"MPIJob {namespace}/pi successfully completed."
+    wait_for(lambda: set(pods_of(core, namespace, "pi")) == {"pi-launcher-0"}, timeout=30,
+             what="running workers deleted by cleanPodPolicy Running")

@@ -119,3 +119,54 @@ def test_pods_carry_kubeflows_labels_and_the_mapped_restart_policy() -> None:
 def test_lower_case_replica_types_are_read_as_kubeflows_camel_case() -> None:
     b = body(TF, {"worker": replica("tensorflow", 2), "ps": replica("tensorflow", 1)})
     assert set(view(TF, b).replicas) == {"Worker", "PS"}
+
+
+def mpijob(workers: int = 2, **spec: object) -> dict:
+    from rayop.operator.kubeflow.mpi import MPI
+
+    return body(MPI(), {"Launcher": replica("mpi", 1, command=["mpirun", "hostname"]),
+                        "Worker": replica("mpi", workers)}, name="pi", slotsPerWorker=2, **spec)
+
+
+def test_mpi_hostfile_lists_each_worker_by_its_service_name_with_its_slots() -> None:
+    from rayop.operator.kubeflow.mpi import MPI, hostfile
+
+    assert hostfile(view(MPI(), mpijob())) == "pi-worker-0.pi.ns.svc slots=2\npi-worker-1.pi.ns.svc slots=2\n"
+
+
+def test_mpi_launcher_gets_openmpi_env_and_the_config_and_ssh_mounts() -> None:
+    from rayop.operator.kubeflow.mpi import MPI
+
+    fw = MPI()
+    job = view(fw, mpijob())
+    launcher = build_pod(fw, job, "Launcher", 0)
+    assert env_of(launcher) == {"K_MPI_JOB_ROLE": "launcher", "OMPI_MCA_orte_keep_fqdn_hostnames": "true",
+                                "OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
+                                "OMPI_MCA_plm_rsh_args": "-o ConnectionAttempts=10",
+                                "OMPI_MCA_orte_set_default_slots": "2"}
+    assert (launcher["spec"]["hostname"], launcher["spec"]["subdomain"]) == ("pi-launcher-0", "pi")
+    mounts = {m["mountPath"] for m in launcher["spec"]["containers"][0]["volumeMounts"]}
+    assert mounts == {"/root/.ssh", "/etc/mpi"}
+    worker = build_pod(fw, job, "Worker", 1)
+    assert worker["spec"]["containers"][0]["command"] == ["/usr/sbin/sshd", "-De"]
+    assert worker["metadata"]["labels"]["training.kubeflow.org/replica-type"] == "worker"
+
+
+def test_mpi_children_are_a_headless_job_service_a_config_map_and_one_ssh_secret() -> None:
+    from rayop.operator.kubeflow.mpi import MPI
+
+    fw = MPI()
+    job = view(fw, mpijob())
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in fw.extra_children(job, [], have_secret=False)]
+    assert kinds == [("Service", "pi"), ("ConfigMap", "pi-config"), ("Secret", "pi-ssh")]
+    secret = fw.extra_children(job, [], have_secret=False)[2]
+    assert secret["type"] == "kubernetes.io/ssh-auth"
+    assert secret["stringData"]["ssh-privatekey"].startswith("-----BEGIN EC PRIVATE KEY-----")
+    assert secret["stringData"]["ssh-publickey"].startswith("ecdsa-sha2-nistp521 ")
+    assert len(fw.extra_children(job, [])) == 2
+
+
+def test_mpi_deprecated_top_level_clean_pod_policy_is_read() -> None:
+    from rayop.operator.kubeflow.mpi import MPI
+
+    assert view(MPI(), mpijob(cleanPodPolicy="Running")).clean_pod_policy == "Running"

@@ -8,6 +8,7 @@ their job; a job another controller manages (``spec.runPolicy.managedBy``) is ne
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ logger = logging.getLogger("rayop.kubeflow")
 
 POD_RESOURCE = Resource("v1", "pods", JOB_NAME_LABEL, transform=slim_pod)
 SERVICE_RESOURCE = Resource("v1", "services", JOB_NAME_LABEL)
+CONFIGMAP_RESOURCE = Resource("v1", "configmaps", JOB_NAME_LABEL)
+SECRET_RESOURCE = Resource("v1", "secrets", JOB_NAME_LABEL)
 #: rayop's own condition (kept first, so the last condition stays Kubeflow's state): can the gang be placed?
 GANG_CONDITION = "GangScheduled"
 #: Status fields that count as a change (lastReconcileTime alone does not cause a write).
@@ -115,7 +118,8 @@ class JobController:
             return Result.waiting()
         now = dt.datetime.now(dt.UTC)
         plan = plan_job(fw, view, pods, services, now, self.opts)
-        result = await self._act(body, plan, key)
+        result = await self._extras(body, view, pods) if plan.active else Result.done()
+        result = result.sooner(await self._act(body, plan, key))
         if plan.active and plan.complete and self.opts.gang:
             result = result.sooner(await self._admit(body, plan, pods))
         for what in plan.metrics:
@@ -161,28 +165,60 @@ class JobController:
                 pass
             except ApiError as exc:
                 failed.append(f"service {svc_name}: {exc.message}")
-        for svc in plan.create_services:
+        # Creations of one pass run concurrently: a job's pods are independent, and a burst of jobs is bounded by
+        # the API's latency, not by the operator.
+        await asyncio.gather(*(self._create_service(body, svc, failed) for svc in plan.create_services),
+                             *(self._create_pod(body, key, rtype, pod, failed) for rtype, pod in plan.create_pods))
+        return Result.failed("; ".join(failed)) if failed else Result.done()
+
+    async def _create_service(self, body: Body, svc: Body, failed: list[str]) -> None:
+        try:
+            await self.ctx.client.create(owned(svc, body))
+            self.ctx.events.normal(body, "SuccessfulCreateService", f"Created service: {svc['metadata']['name']}")
+        except Conflict:
+            pass
+        except ApiError as exc:
+            self.ctx.events.warning(body, "FailedCreateService", f"Error creating: {exc.message}")
+            failed.append(f"service {svc['metadata']['name']}: {exc.message}")
+
+    async def _create_pod(self, body: Body, key: Key, rtype: str, pod: Body, failed: list[str]) -> None:
+        ctx, pname = self.ctx, pod["metadata"]["name"]
+        ctx.expectations.expect_create(key, rtype.lower(), pname)
+        try:
+            await ctx.client.create(owned(pod, body))
+            ctx.events.normal(body, "SuccessfulCreatePod", f"Created pod: {pname}")
+        except Conflict:
+            ctx.expectations.drop_create(key, rtype.lower(), pname)
+        except ApiError as exc:
+            ctx.expectations.drop_create(key, rtype.lower(), pname)
+            ctx.events.warning(body, "FailedCreatePod", f"Error creating: {exc.message}")
+            failed.append(f"pod {pname}: {exc.message}")
+
+    async def _extras(self, body: Body, view: Any, pods: list[Body]) -> Result:
+        """The framework's other children (MPI: job Service, hostfile ConfigMap, ssh Secret), kept current."""
+        if self.fw.per_pod_services:
+            return Result.done()
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        by_owner = owner_by_reference(self.kind)
+        caches = {"Service": self.services, "ConfigMap": await self.ctx.cache(Watch(CONFIGMAP_RESOURCE, by_owner)),
+                  "Secret": await self.ctx.cache(Watch(SECRET_RESOURCE, by_owner))}
+        have_secret = caches["Secret"].get(ns, f"{name}-ssh") is not None
+        for obj in self.fw.extra_children(view, pods, have_secret):
+            existing = caches[obj["kind"]].get(ns, obj["metadata"]["name"])
             try:
-                await ctx.client.create(owned(svc, body))
-                ctx.events.normal(body, "SuccessfulCreateService", f"Created service: {svc['metadata']['name']}")
+                if existing is None:
+                    await self.ctx.client.create(owned(obj, body))
+                    self.ctx.events.normal(body, f"SuccessfulCreate{obj['kind']}",
+                                           f"Created {obj['kind'].lower()}: {obj['metadata']['name']}")
+                elif obj["kind"] == "ConfigMap" and existing.get("data") != obj["data"]:
+                    await self.ctx.client.patch("v1", "configmaps", obj["metadata"]["name"],
+                                                {"data": obj["data"]}, ns)
             except Conflict:
                 pass
             except ApiError as exc:
-                ctx.events.warning(body, "FailedCreateService", f"Error creating: {exc.message}")
-                failed.append(f"service {svc['metadata']['name']}: {exc.message}")
-        for rtype, pod in plan.create_pods:
-            pname = pod["metadata"]["name"]
-            ctx.expectations.expect_create(key, rtype.lower(), pname)
-            try:
-                await ctx.client.create(owned(pod, body))
-                ctx.events.normal(body, "SuccessfulCreatePod", f"Created pod: {pname}")
-            except Conflict:
-                ctx.expectations.drop_create(key, rtype.lower(), pname)
-            except ApiError as exc:
-                ctx.expectations.drop_create(key, rtype.lower(), pname)
-                ctx.events.warning(body, "FailedCreatePod", f"Error creating: {exc.message}")
-                failed.append(f"pod {pname}: {exc.message}")
-        return Result.failed("; ".join(failed)) if failed else Result.done()
+                self.ctx.events.warning(body, f"FailedCreate{obj['kind']}", f"Error creating: {exc.message}")
+                return Result.failed(exc.message)
+        return Result.done()
 
     async def _admit(self, body: Body, plan: Plan, pods: list[Body]) -> Result:
         """Lift the gang gate of every gated pod together, or none, and say why not in ``GangScheduled``."""
@@ -205,18 +241,20 @@ class JobController:
             if not self._was_waiting(body, fit):
                 self.ctx.events.warning(body, "GangWaiting", fit.message)
             return Result.requeue(GANG_RETRY_SECONDS)
-        failed = []
-        for pod in waiting:
-            gates = [g for g in (pod.get("spec") or {}).get("schedulingGates") or [] if g.get("name") != GANG_GATE]
-            try:
-                await self.ctx.client.patch("v1", "pods", pod["metadata"]["name"],
-                                            {"spec": {"schedulingGates": gates or None}}, ns)
-            except NotFound:
-                pass
-            except ApiError as exc:
-                failed.append(f"pod {pod['metadata']['name']}: {exc.message}")
+        failed: list[str] = []
+        await asyncio.gather(*(self._ungate(pod, ns, failed) for pod in waiting))
         self._gang_condition(plan, True, "Admitted", f"all {len(waiting)} pods fit; scheduling gates removed")
         return Result.failed("; ".join(failed)) if failed else Result.done()
+
+    async def _ungate(self, pod: Body, ns: str, failed: list[str]) -> None:
+        gates = [g for g in (pod.get("spec") or {}).get("schedulingGates") or [] if g.get("name") != GANG_GATE]
+        try:
+            await self.ctx.client.patch("v1", "pods", pod["metadata"]["name"],
+                                        {"spec": {"schedulingGates": gates or None}}, ns)
+        except NotFound:
+            pass
+        except ApiError as exc:
+            failed.append(f"pod {pod['metadata']['name']}: {exc.message}")
 
     def _was_waiting(self, body: Body, fit: gang.Fit) -> bool:
         old = next((c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == GANG_CONDITION),
@@ -251,11 +289,12 @@ def controller_for(framework: Framework) -> type[JobController]:
 
 
 def _frameworks() -> tuple[Framework, ...]:
+    from .mpi import MPI
     from .pytorch import PyTorch
     from .tf import TensorFlow
     from .xgboost import XGBoost
 
-    return (TensorFlow(), PyTorch(), XGBoost())
+    return (TensorFlow(), PyTorch(), XGBoost(), MPI())
 
 
 #: The controllers :data:`rayop.operator.main.CONTROLLERS` runs (each only when its CRD is served, see

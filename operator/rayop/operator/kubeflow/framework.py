@@ -168,8 +168,9 @@ class Framework:
     def verdict(self, job: JobView, counts: Mapping[str, Counts], pods: list[Body], conds: list[Body]) -> Verdict:
         raise NotImplementedError
 
-    def extra_children(self, job: JobView, pods: list[Body]) -> list[Body]:
-        """Objects besides pods and per-pod Services (MPI's ssh Secret, hostfile ConfigMap, job Service)."""
+    def extra_children(self, job: JobView, pods: list[Body], have_secret: bool = True) -> list[Body]:
+        """Objects besides pods and per-pod Services (MPI's ssh Secret, hostfile ConfigMap, job Service); the
+        Secret (a new key pair each call) only when ``have_secret`` is false."""
         return []
 
     def pod_extras(self, job: JobView, rtype: str, index: int, pod: Body) -> None:
