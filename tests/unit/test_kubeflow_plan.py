@@ -156,3 +156,13 @@ def test_a_node_selector_no_node_matches_does_not_fit() -> None:
     p = gpu_pod("w", 1)
     p["spec"]["nodeSelector"] = {"accel": "h100"}
     assert not gang.place_all([p], gang.nodes_free([node("gpu", 8, accel="a100")], [])).ok
+
+
+def test_clean_pod_policy_all_deletes_the_pods_in_the_pass_that_finishes_the_job() -> None:
+    b = body(XGB, {"Master": replica("xgboost", 1), "Worker": replica("xgboost", 1)}, name="x",
+             runPolicy={"cleanPodPolicy": "All"})
+    job = view(XGB, b)
+    pods = [pod(XGB, job, "Master", 0, "Succeeded", 0, "xgboost"), pod(XGB, job, "Worker", 0, "Running")]
+    plan = plan_job(XGB, job, pods, {}, NOW, Options())
+    assert plan.status["conditions"][-1]["type"] == "Succeeded"
+    assert {p["metadata"]["name"] for _, p in plan.delete_pods} == {"x-master-0", "x-worker-0"}

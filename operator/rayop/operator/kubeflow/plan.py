@@ -275,8 +275,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.SUCCEEDED, f"{kind}Succeeded", msg, stamp)
         plan.events.append(("Normal", f"{kind}Succeeded", msg))
         plan.metrics.append("successful")
-        plan.active = False
-        ttl_cleanup(plan, job, status, now)
+        _finished_now(plan, job, pods, status, now)
     elif v.restarting is not None:
         rt, n = v.restarting
         msg = f"{kind} {name} is restarting because {n} {rt} replica(s) failed."
@@ -294,14 +293,23 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.FAILED, f"{kind}Failed", msg, stamp)
         plan.events.append(("Normal", f"{kind}Failed", msg))
         plan.metrics.append("failed")
-        plan.active = False
-        ttl_cleanup(plan, job, status, now)
+        _finished_now(plan, job, pods, status, now)
     deadline = job.run_policy.active_deadline_seconds
     started = parse_ts(status.get("startTime"))
     if plan.active and deadline is not None and started is not None:
         left = (started + dt.timedelta(seconds=deadline) - now).total_seconds()
         plan.requeue_after = max(left, 0.5) if plan.requeue_after is None else min(plan.requeue_after, left)
     return finish()
+
+
+def _finished_now(plan: Plan, job: JobView, pods: list[Body], status: Body, now: dt.datetime) -> None:
+    """The job finished in this pass: apply cleanPodPolicy now (no later event may come to do it), drop any
+    creations and deletions planned before the verdict, and start the TTL."""
+    plan.active = False
+    plan.create_pods, plan.create_services, plan.count_replacements = [], [], []
+    plan.delete_pods, plan.delete_services = [], []
+    cleanup(plan, pods, job.clean_pod_policy, finished=True)
+    ttl_cleanup(plan, job, status, now)
 
 
 def _camel(fw: Framework, lower: str | None) -> str:
