@@ -4,6 +4,7 @@ only the env contract rayop injected and proves the replicas found each other th
 * ``tf``: every task of ``TF_CONFIG`` listens on its own address and reaches every other one by name;
 * ``pytorch``: a gloo-free all-reduce: workers send ``RANK + 1`` to ``MASTER_ADDR:MASTER_PORT``, the master sums
   and answers, everyone checks the sum against ``WORLD_SIZE`` (the rendezvous torch.distributed does first);
+* ``mpi``: an ``allreduce`` over MPI.COMM_WORLD, started by ``mpirun`` on the launcher over SSH into the workers;
 * ``xgboost``: the master (RANK 0) runs XGBoost's Rabit tracker on ``MASTER_PORT``; all ``WORLD_SIZE`` ranks join
   it and train one booster together on a synthetic data set sharded by rank, with an all-reduce check.
 """
@@ -117,5 +118,15 @@ def xgboost() -> None:
         tracker.wait_for(60)
 
 
+def mpi() -> None:
+    from mpi4py import MPI  # Debian's python3-mpi4py, run by the system python3 that matches Debian's openmpi
+
+    comm = MPI.COMM_WORLD
+    n = comm.Get_size()
+    total = comm.allreduce(comm.Get_rank() + 1, op=MPI.SUM)
+    assert total == n * (n + 1) // 2, (total, n)
+    print(f"mpi rank {comm.Get_rank()}/{n} on {MPI.Get_processor_name()}: allreduce sum {total}")
+
+
 if __name__ == "__main__":
-    {"tf": tf, "pytorch": pytorch, "xgboost": xgboost}[sys.argv[1]]()
+    {"tf": tf, "pytorch": pytorch, "xgboost": xgboost, "mpi": mpi}[sys.argv[1]]()

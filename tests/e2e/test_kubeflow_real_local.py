@@ -68,3 +68,22 @@ def test_xgboostjob_trains_across_a_master_and_two_workers(
     pytest.importorskip("xgboost", reason="the kubeflow extra (xgboost-cpu) is not installed")
     run(custom, core, namespace, "xgboostjobs", job("XGBoostJob", "xgb", "xgbReplicaSpecs", {
         "Master": replica("xgboost", "xgboost", 1), "Worker": replica("xgboost", "xgboost", 2, "ExitCode")}))
+
+
+def test_mpijob_launcher_runs_an_allreduce_over_ssh_on_its_workers(
+        operator: Any, local_node: Any, custom: Any, core: Any, namespace: str) -> None:
+    import shutil
+
+    if not (shutil.which("mpirun") and Path("/usr/sbin/sshd").exists()):
+        pytest.skip("Debian's openmpi-bin/openssh-server are not installed (make sysdeps)")
+    rsh = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectionAttempts=30"
+    wait_hosts = "for h in $(cut -d' ' -f1 /etc/mpi/hostfile); do until getent hosts $h; do sleep 1; done; done"
+    launcher = replica("mpi", "mpi", 1, "OnFailure")
+    launcher["template"]["spec"]["containers"][0]["command"] = [
+        "/bin/sh", "-c", f"{wait_hosts}; exec mpirun --allow-run-as-root -n 2 --mca plm_rsh_args '{rsh}' "
+                         f"/usr/bin/python3 {WORKLOADS} mpi"]
+    worker = replica("mpi", "mpi", 2)
+    worker["template"]["spec"]["containers"][0]["command"] = [
+        "/bin/sh", "-c", "mkdir -p /run/sshd && exec /usr/sbin/sshd -De -o StrictModes=no"]
+    run(custom, core, namespace, "mpijobs", job("MPIJob", "pi", "mpiReplicaSpecs",
+                                               {"Launcher": launcher, "Worker": worker}))

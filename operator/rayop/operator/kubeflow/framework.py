@@ -94,6 +94,9 @@ class Framework:
     roles: ClassVar[tuple[str, ...]]
     #: One headless Service per pod (all but MPI).
     per_pod_services: ClassVar[bool] = True
+    #: Leave variables the container already sets alone (mpi-operator) instead of appending after them
+    #: (training-operator: the operator's value then wins).
+    keep_user_env: ClassVar[bool] = False
 
     # -- reading ----------------------------------------------------------------------------------------------
     def view(self, job: CustomResource, body: Body) -> JobView:

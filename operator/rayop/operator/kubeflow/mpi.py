@@ -64,6 +64,7 @@ class MPI(Framework):
     default_restart = RestartPolicy.NEVER
     roles = (LAUNCHER, WORKER)
     per_pod_services = False
+    keep_user_env = True
 
     def default_replicas(self, rtype: str) -> int:
         return 0 if rtype == WORKER else 1

@@ -53,7 +53,8 @@ def build_pod(fw: Framework, job: JobView, rtype: str, index: int, *, cluster_do
     if env:
         for c in spec.get("containers") or []:
             if targets is None or c.get("name") in targets:
-                c["env"] = [*(c.get("env") or []), *copy.deepcopy(env)]
+                own = {e.get("name") for e in c.get("env") or []} if fw.keep_user_env else set()
+                c["env"] = [*(c.get("env") or []), *(copy.deepcopy(e) for e in env if e["name"] not in own)]
                 if targets is not None:
                     break  # TF: the first container named tensorflow only
     if gang:
