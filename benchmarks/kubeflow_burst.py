@@ -30,13 +30,14 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=50)
     ap.add_argument("--replicas", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--no-gang", action="store_true", help="create pods ungated (RAYOP_KUBEFLOW__GANG_START=false)")
     args = ap.parse_args()
 
     from kubernetes import client, config
 
     from rayop.local.controlplane.cluster import ControlPlane, ControlPlaneConfig
     from rayop.operator.main import operator_main
-    from rayop.operator.settings import LeaderElectionSettings, Settings
+    from rayop.operator.settings import KubeflowSettings, LeaderElectionSettings, Settings
 
     cp = ControlPlane.start(ControlPlaneConfig())
     stop, ready = threading.Event(), threading.Event()
@@ -44,7 +45,8 @@ def main() -> None:
         cp.apply_crds(sorted((ROOT / "crds").glob("*.yaml")))
         settings = Settings(kubeconfig=str(cp.kubeconfig), namespaces=["bench-*"], health_port=0, metrics_port=0,
                             log_format="plain", log_level="WARNING",
-                            leader_election=LeaderElectionSettings(enabled=False))
+                            leader_election=LeaderElectionSettings(enabled=False),
+                            kubeflow=KubeflowSettings(gang_start=not args.no_gang))
         thread = threading.Thread(target=lambda: asyncio.run(operator_main(settings, stop_flag=stop,
                                                                            ready_flag=ready)), daemon=True)
         thread.start()
@@ -77,7 +79,8 @@ def main() -> None:
                         "type") == "Running") == args.jobs:
                     jobs_at = time.monotonic() - start
             time.sleep(0.5)
-        print(f"kubeflow burst: {args.jobs} PyTorchJobs x {args.replicas} replicas = {want} pods on kwok")
+        print(f"kubeflow burst: {args.jobs} PyTorchJobs x {args.replicas} replicas = {want} pods on kwok, "
+              f"gang start {'off' if args.no_gang else 'on'} (figures are upper bounds: each poll lists every pod)")
         pods_s = f"{pods_at:.1f}s" if pods_at else "timeout"
         jobs_s = f"{jobs_at:.1f}s" if jobs_at else "timeout"
         rate = f" ({want / pods_at:.0f} pods/s)" if pods_at else ""

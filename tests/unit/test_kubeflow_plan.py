@@ -166,3 +166,18 @@ def test_clean_pod_policy_all_deletes_the_pods_in_the_pass_that_finishes_the_job
     plan = plan_job(XGB, job, pods, {}, NOW, Options())
     assert plan.status["conditions"][-1]["type"] == "Succeeded"
     assert {p["metadata"]["name"] for _, p in plan.delete_pods} == {"x-master-0", "x-worker-0"}
+
+
+def test_metrics_are_the_training_operators_counters_by_namespace_and_framework() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from rayop.operator.kubeflow import metrics
+
+    registry = CollectorRegistry()
+    metrics.inc(registry, "created", "ns", "pytorch")
+    metrics.inc(registry, "created", "ns", "pytorch")
+    metrics.inc(registry, "restarted", "ns", "tensorflow")
+    value = registry.get_sample_value
+    assert value("training_operator_jobs_created_total", {"job_namespace": "ns", "framework": "pytorch"}) == 2
+    assert value("training_operator_jobs_restarted_total", {"job_namespace": "ns", "framework": "tensorflow"}) == 1
+    assert value("training_operator_jobs_failed_total", {"job_namespace": "ns", "framework": "pytorch"}) is None
