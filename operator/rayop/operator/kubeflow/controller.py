@@ -119,6 +119,8 @@ class JobController:
         now = dt.datetime.now(dt.UTC)
         plan = plan_job(fw, view, pods, services, now, self.opts)
         result = await self._extras(body, view, pods) if plan.active else Result.done()
+        if plan.active and self.opts.gang and not pods and len(plan.create_pods) == view.total_replicas:
+            await self._admit_at_creation(plan)
         result = result.sooner(await self._act(body, plan, key))
         if plan.active and plan.complete and self.opts.gang:
             result = result.sooner(await self._admit(body, plan, pods))
@@ -220,21 +222,39 @@ class JobController:
                 return Result.failed(exc.message)
         return Result.done()
 
-    async def _admit(self, body: Body, plan: Plan, pods: list[Body]) -> Result:
-        """Lift the gang gate of every gated pod together, or none, and say why not in ``GangScheduled``."""
-        waiting = [p for p in pods if gated(p) and not deleting(p)]
-        if not waiting:
-            return Result.done()
+    async def _fit(self, pods: list[Body]) -> gang.Fit:
+        """Check ``pods`` against the free capacity and reserve them when they fit (under the process's lock)."""
         cap = capacity.shared(self.ctx.client)
         await cap.ready()
         async with cap.lock:
             bound = {(str(p["metadata"].get("namespace")), str(p["metadata"]["name"])) for p in cap.pods.items()
                      if (p.get("spec") or {}).get("nodeName")}
             reserved = cap.reservations.pending(bound)
-            nodes = gang.nodes_free(cap.nodes.items(), cap.pods.items())
-            fit = gang.place_with_reserved(waiting, reserved, nodes)
+            fit = gang.place_with_reserved(pods, reserved, gang.nodes_free(cap.nodes.items(), cap.pods.items()))
             if fit.ok:
-                cap.reservations.add(waiting)
+                cap.reservations.add(pods)
+        return fit
+
+    async def _admit_at_creation(self, plan: Plan) -> None:
+        """A job whose every pod this pass creates and that fits now gets its pods without the gate: no second
+        pass and no patch per pod (a job that does not fit is created gated and admitted by :meth:`_admit`)."""
+        pods = [{**pod, "metadata": {**pod["metadata"], "namespace": plan.namespace}} for _, pod in plan.create_pods]
+        if not (await self._fit(pods)).ok:
+            return
+        for _, pod in plan.create_pods:
+            gates = [g for g in pod["spec"].get("schedulingGates") or [] if g.get("name") != GANG_GATE]
+            if gates:
+                pod["spec"]["schedulingGates"] = gates
+            else:
+                pod["spec"].pop("schedulingGates", None)
+        self._gang_condition(plan, True, "Admitted", f"all {len(pods)} pods fit; created without scheduling gates")
+
+    async def _admit(self, body: Body, plan: Plan, pods: list[Body]) -> Result:
+        """Lift the gang gate of every gated pod together, or none, and say why not in ``GangScheduled``."""
+        waiting = [p for p in pods if gated(p) and not deleting(p)]
+        if not waiting:
+            return Result.done()
+        fit = await self._fit(waiting)
         ns = body["metadata"]["namespace"]
         if not fit.ok:
             self._gang_condition(plan, False, "InsufficientCapacity", fit.message)

@@ -50,6 +50,7 @@ class Plan:
     #: Every desired pod exists: the gang may be admitted (the controller checks capacity).
     complete: bool = False
     active: bool = True
+    namespace: str = ""
 
 
 def ts(now: dt.datetime) -> str:
@@ -172,7 +173,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     conds: list[Body] = list(status.get("conditions") or [])
     stamp = ts(now)
     kind, name, ns = job.kind, job.name, job.namespace
-    plan = Plan(status=status)
+    plan = Plan(status=status, namespace=ns)
     if cond.find(conds, C.CREATED) is None:
         conds = cond.update(conds, C.CREATED, f"{kind}Created", f"{kind} {name} is created.", stamp)
         plan.metrics.append("created")
