@@ -17,7 +17,8 @@ from .structural import K8sSchemas
 SNAPSHOT = Path(__file__).with_name("k8s_openapi_v1.36.3.json.gz")
 
 #: Every resource rayop serves, as "module:Class" (imported lazily so a broken model names itself).
-RESOURCES: tuple[str, ...] = ("rayop.api.raycluster:RayCluster", "rayop.api.rayjob:RayJob")
+RESOURCES: tuple[str, ...] = ("rayop.api.raycluster:RayCluster", "rayop.api.rayjob:RayJob",
+                              "rayop.api.rayservice:RayService")
 
 
 def load_k8s_schemas() -> K8sSchemas:
