@@ -202,8 +202,9 @@ class RayServiceController:
         active = (prev.get("activeServiceStatus") or {}).get("rayClusterName")
         pending = (prev.get("pendingServiceStatus") or {}).get("rayClusterName")
         capacity = None
-        if self.settings.capacity_check and pending and pending not in owned and active in owned:
-            capacity = await self._capacity(svc)
+        starting = active in views and views[active].cluster_hash != desired.cluster_hash
+        if self.settings.capacity_check and starting and pending not in owned:
+            capacity = await self._capacity(svc)  # an upgrade is about to create its cluster: will it fit?
         observed = M.Observed(active=active, pending=pending, serving=self._serving(svc, services), clusters=views,
                               now=now, fresh_name=f"{svc.name}-{''.join(secrets.choice(_ALPHABET) for _ in range(5))}",
                               abandoned_goal=svc.annotations.get(ABANDONED), capacity=capacity)
