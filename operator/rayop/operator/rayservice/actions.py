@@ -108,22 +108,30 @@ async def _annotate_cluster(ctl: RayServiceController, p: Pass, name: str, annot
 
 
 async def apply_serve_config(ctl: RayServiceController, p: Pass, name: str) -> Result:
-    """PUT the serve config in the background; once it succeeded, record its hash on the cluster (restart-safe)."""
-    config_hash = p.desired.serve_config_hash or ""
-    purpose = f"apply/{name}/{config_hash}"
-    outcome = ctl.calls.outcome(p.key, purpose)
-    if outcome is not None:
-        if not outcome.ok:
-            ctl.calls.clear(p.key, purpose)
-            ctl.ctx.events.warning(p.body, "FailedToUpdateServeApplications",
-                                   f"Failed to update serve applications on RayCluster {p.ns}/{name} (Issue 5: Fail "
-                                   f"to create / update Serve applications): {outcome.error}")
-            return Result.requeue(3.0)
-        await _annotate_cluster(ctl, p, name, {SERVE_CONFIG_HASH: config_hash})
-        ctl.calls.clear(p.key, purpose)
-        ctl.ctx.events.normal(p.body, "UpdatedServeApplications", f"Updated serve applications on RayCluster "
-                                                                  f"{p.ns}/{name} (config {config_hash[:12]})")
-        return Result.requeue(1.0)
+    """PUT the serve config in the background; once it succeeded, record its hash on the cluster (restart-safe).
+
+    One PUT per cluster at a time: a newer config waits for the one in flight, whose hash (the config that really
+    reached Serve) is recorded first, so a slow older PUT can never land after a newer one unnoticed.
+    """
+    slot = (p.key, name)
+    prior = ctl.applying.get(slot)
+    if prior is not None:
+        if ctl.calls.running(p.key, prior):
+            return Result.requeue(1.0)
+        outcome = ctl.calls.outcome(p.key, prior)
+        del ctl.applying[slot]
+        if outcome is not None:
+            ctl.calls.clear(p.key, prior)
+            applied = prior.rsplit("/", 1)[1]
+            if not outcome.ok:
+                ctl.ctx.events.warning(p.body, "FailedToUpdateServeApplications",
+                                       f"Failed to update serve applications on RayCluster {p.ns}/{name} (Issue 5: "
+                                       f"Fail to create / update Serve applications): {outcome.error}")
+                return Result.requeue(3.0)
+            await _annotate_cluster(ctl, p, name, {SERVE_CONFIG_HASH: applied})
+            ctl.ctx.events.normal(p.body, "UpdatedServeApplications", f"Updated serve applications on RayCluster "
+                                                                      f"{p.ns}/{name} (config {applied[:12]})")
+            return Result.requeue(1.0)
     target = ctl.serve_target(p.ns, name)
     if target is None:
         return Result.requeue(2.0)
@@ -132,7 +140,9 @@ async def apply_serve_config(ctl: RayServiceController, p: Pass, name: str) -> R
     except ValueError as exc:
         ctl.ctx.events.warning(p.body, "FailedToUpdateServeApplications", str(exc))
         return Result.failed(str(exc))
+    purpose = f"apply/{name}/{p.desired.serve_config_hash or ''}"
     api = HttpServeApi(target[0], target[1], ctl.session(), ctl.settings.http_timeout_seconds)
+    ctl.applying[slot] = purpose
     ctl.calls.start(p.key, purpose, lambda: api.put_config(config))
     return Result.requeue(2.0)
 

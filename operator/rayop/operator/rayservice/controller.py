@@ -109,6 +109,8 @@ class RayServiceController:
         self._gateway: tuple[float, bool] | None = None
         #: Poll targets (namespace, RayService, cluster) registered with the poller, to forget them later.
         self._polled: set[tuple[str, str, str]] = set()
+        #: The serve-config PUT in flight (or finished, not yet recorded) per (RayService key, cluster): its purpose.
+        self.applying: dict[tuple[Key, str], str] = {}
 
     # -- the contract ---------------------------------------------------------------------------------------------
     def watches(self) -> Sequence[Watch]:
@@ -126,6 +128,8 @@ class RayServiceController:
             self.poller.forget(target)
             self._polled.discard(target)
         self.calls.forget(key)
+        for slot in [s for s in self.applying if s[0] == key]:
+            del self.applying[slot]
 
     async def close(self) -> None:
         await self.poller.close()
