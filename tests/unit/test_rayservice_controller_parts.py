@@ -18,7 +18,7 @@ from rayop.operator.metrics import OperatorMetrics
 from rayop.operator.rayservice import status as S
 from rayop.operator.rayservice.controller import replacing
 from rayop.operator.rayservice.observe import cluster_demands, cluster_view, upgrade_timeout
-from rayop.operator.rayservice.serve_api import config_to_json, parse_applications
+from rayop.operator.rayservice.serve_api import ServeApiError, config_to_json, parse_applications, poll_cluster
 from rayop.operator.rayservice.validation import validate_rayservice
 from rayop.serve_rollout.model import AppView
 
@@ -235,3 +235,31 @@ def test_service_metrics_follow_the_conditions_and_go_with_the_service():
         "name": "s", "namespace": "ns", "uid": "u", "condition": "true"}) == 1
     m.forget_service("s", "ns", "u")
     assert m.registry.get_sample_value("kuberay_service_info", {"name": "s", "namespace": "ns", "uid": "u"}) is None
+
+
+# ---- one poll through the ServeApi protocol (an in-memory fake) -------------------------------------------------
+
+class FakeServe:
+    def __init__(self, apps: Any = (), proxy: tuple[bool, str] = (True, "200 success"), fail: bool = False) -> None:
+        self.apps, self.proxy, self.fail, self.puts = apps, proxy, fail, []
+
+    async def applications(self) -> Any:
+        if self.fail:
+            raise ServeApiError(503, "GCS down")
+        return self.apps
+
+    async def put_config(self, config: dict[str, Any]) -> None:
+        self.puts.append(config)
+
+    async def proxy_health(self) -> tuple[bool, str]:
+        return self.proxy
+
+
+async def test_a_poll_reports_apps_and_proxy_health():
+    state = await poll_cluster(FakeServe(apps=(("a", AppView("RUNNING")),)))
+    assert state.app_map() == {"a": AppView("RUNNING")} and state.proxy_healthy
+
+
+async def test_a_poll_with_the_api_down_knows_no_apps_but_still_the_proxy():
+    state = await poll_cluster(FakeServe(fail=True, proxy=(False, "503 No replicas are available yet.")))
+    assert state.apps is None and not state.proxy_healthy and "GCS down" in (state.error or "")
