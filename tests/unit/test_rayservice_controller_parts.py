@@ -263,3 +263,13 @@ async def test_a_poll_reports_apps_and_proxy_health():
 async def test_a_poll_with_the_api_down_knows_no_apps_but_still_the_proxy():
     state = await poll_cluster(FakeServe(fail=True, proxy=(False, "503 No replicas are available yet.")))
     assert state.apps is None and not state.proxy_healthy and "GCS down" in (state.error or "")
+
+
+def test_serve_endpoints_count_unique_ready_pods_across_slices():
+    from rayop.operator.rayservice.controller import count_endpoints
+
+    slices = [{"endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}, "targetRef": {"uid": "a"}},
+                             {"addresses": ["10.0.0.2"], "conditions": {"ready": False}, "targetRef": {"uid": "b"}}]},
+              {"endpoints": [{"addresses": ["10.0.0.1"], "conditions": {}, "targetRef": {"uid": "a"}},
+                             {"addresses": ["10.0.0.3"], "targetRef": {"uid": "c"}}]}]
+    assert count_endpoints(slices) == 2

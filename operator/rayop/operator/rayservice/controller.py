@@ -30,7 +30,15 @@ from rayop.kube.informers import Resource
 from rayop.operator.builders.rayservice import head_service_name, serve_service_name
 from rayop.operator.raycluster.children import PODS
 from rayop.operator.raycluster.controller import OPERATOR_VERSION
-from rayop.operator.runtime.controller import Key, Result, Watch, managed_here, needs_pass_on_change, owner_by_reference
+from rayop.operator.runtime.controller import (
+    Key,
+    Result,
+    Watch,
+    managed_here,
+    needs_pass_on_change,
+    owner_by_label,
+    owner_by_reference,
+)
 from rayop.operator.runtime.oneshot import OneShot
 from rayop.operator.runtime.poller import Poller
 from rayop.operator.runtime.runner import Context
@@ -41,7 +49,7 @@ from rayop.serve_rollout.timeouts import initializing_timed_out, initializing_ti
 
 from . import actions
 from . import status as S
-from .observe import ABANDONED, cluster_view, desired_of, head_pod, parse_time, pod_ready, rfc3339
+from .observe import ABANDONED, cluster_view, desired_of, head_pod, parse_time, rfc3339
 from .serve_api import HttpServeApi, ServeState, poll_cluster
 from .validation import validate_rayservice
 
@@ -51,6 +59,10 @@ FINALIZER = L.RAYSERVICE_FINALIZER
 RAYCLUSTERS = Watch(Resource("ray.io/v1", "rayclusters"), owner_by_reference("RayService"))
 SERVICES = Watch(Resource("v1", "services", f"{L.RAY_ORIGINATED_FROM_CRD}={L.CRD_RAYSERVICE}"),
                  owner_by_reference("RayService"))
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+#: The serve Services' EndpointSlices (they carry their Service's labels): what numServeEndpoints counts.
+SLICES = Watch(Resource("discovery.k8s.io/v1", "endpointslices", f"{L.RAY_ORIGINATED_FROM_CRD}={L.CRD_RAYSERVICE}"),
+               owner_by_label(L.RAY_ORIGINATED_FROM_CR_NAME), index_labels=(SERVICE_NAME_LABEL,))
 GATEWAY_CRD = "gatewayclasses.gateway.networking.k8s.io"
 COMPARED = ("serviceStatus", "numServeEndpoints", "activeServiceStatus", "pendingServiceStatus",
             "observedGeneration")
@@ -64,6 +76,18 @@ def replacing(old: Any, new: Any) -> Any:
     out = {k: replacing(old.get(k), v) for k, v in new.items()}
     out.update({k: None for k in old if k not in new})
     return out
+
+
+def count_endpoints(slices: Sequence[dict[str, Any]]) -> int:
+    """KubeRay's numServeEndpoints: unique ready pods (by targetRef uid) in the serve Service's EndpointSlices."""
+    uids = set()
+    for sl in slices:
+        for ep in sl.get("endpoints") or []:
+            if (ep.get("conditions") or {}).get("ready") is False:
+                continue
+            ref = ep.get("targetRef") or {}
+            uids.add(ref.get("uid") or ",".join(ep.get("addresses") or []))
+    return len(uids)
 
 
 def _strip_times(side: Any) -> Any:
@@ -114,7 +138,8 @@ class RayServiceController:
 
     # -- the contract ---------------------------------------------------------------------------------------------
     def watches(self) -> Sequence[Watch]:
-        return (RAYCLUSTERS, SERVICES, Watch(PODS.resource, self._service_of_pod, index_labels=PODS.index_labels))
+        return (RAYCLUSTERS, SERVICES, SLICES,
+                Watch(PODS.resource, self._service_of_pod, index_labels=PODS.index_labels))
 
     def is_mine(self, obj: dict[str, Any]) -> bool:
         return managed_here(obj)
@@ -214,7 +239,9 @@ class RayServiceController:
                               abandoned_goal=svc.annotations.get(ABANDONED), capacity=capacity)
         decision = plan(desired, observed)
         p = Pass(svc, body, key, desired, services)
-        status = self._status(svc, prev, decision, views, owned, desired, observed)
+        slices = (await self.ctx.cache(SLICES)).by_index(ns, serve_service_name(svc), SERVICE_NAME_LABEL) \
+            if observed.serving else []
+        status = self._status(svc, prev, decision, views, owned, desired, observed, count_endpoints(slices))
         if decision.write_first:
             await self.ctx.status.write(body, {**replacing(prev, status), "lastUpdateTime": rfc3339(now)})
             body = {**body, "status": {**prev, **status}}
@@ -233,18 +260,19 @@ class RayServiceController:
         return result.sooner(Result.requeue(self.settings.requeue_seconds))
 
     def _status(self, svc: RayService, prev: dict[str, Any], decision: M.Plan, views: dict[str, M.ClusterView],
-                owned: dict[str, dict[str, Any]], desired: M.Desired, observed: M.Observed) -> dict[str, Any]:
+                owned: dict[str, dict[str, Any]], desired: M.Desired, observed: M.Observed,
+                ready_endpoints: int) -> dict[str, Any]:
         previous = S.conditions_by_type(prev)
         generation = svc.generation
         now = rfc3339(observed.now)
         serving = observed.serving
-        endpoints = self._endpoints(svc.namespace, serving) if serving and serving in (
-            decision.active, decision.pending) else 0
+        endpoints = ready_endpoints if serving and serving in (decision.active, decision.pending) else 0
         abandon = [a for a in decision.actions if isinstance(a, M.AbandonUpgrade)]
+        goal = desired.goal
         abandoned = abandon[0].message if abandon else (
-            previous.get(S.ABANDONED, {}).get("message") if observed.abandoned_goal == desired.goal
+            previous.get(S.ABANDONED, {}).get("message") if observed.abandoned_goal == goal
             and S.is_true(prev, S.ABANDONED) else None)
-        if abandoned is None and observed.abandoned_goal == desired.goal:
+        if abandoned is None and observed.abandoned_goal == goal:
             abandoned = "the last upgrade to this spec missed its deadline; change the spec to try again"
         shortfall = next((a.message for a in decision.actions if isinstance(a, M.ReportCapacityShortfall)), None)
         unsupported = next((a.message for a in decision.actions if isinstance(a, M.ReportUnsupported)), None)
@@ -266,13 +294,6 @@ class RayServiceController:
                 "pendingServiceStatus": one_side(decision.pending, "pendingServiceStatus"),
                 "numServeEndpoints": endpoints, "serviceStatus": "Running" if ready else "",
                 "conditions": conds, "observedGeneration": generation}
-
-    def _endpoints(self, ns: str, cluster: str) -> int:
-        """Ready pods the serve Service selects (``ray.io/serve=true`` of the serving cluster): what its
-        EndpointSlices list as ready."""
-        pods = self.pods.by_index(ns, cluster, L.RAY_CLUSTER)
-        return sum(1 for p in pods if (p["metadata"].get("labels") or {}).get(L.RAY_SERVE) == L.SERVE_TRUE
-                   and not p["metadata"].get("deletionTimestamp") and pod_ready(p))
 
     def _serving(self, svc: RayService, services: dict[str, dict[str, Any]]) -> str | None:
         """The cluster both Services select; None if either is missing or they disagree (a switch half done)."""
