@@ -273,3 +273,9 @@ def test_serve_endpoints_count_unique_ready_pods_across_slices():
               {"endpoints": [{"addresses": ["10.0.0.1"], "conditions": {}, "targetRef": {"uid": "a"}},
                              {"addresses": ["10.0.0.3"], "targetRef": {"uid": "c"}}]}]
     assert count_endpoints(slices) == 2
+
+
+def test_a_long_traceback_keeps_its_last_line():
+    message = "Traceback\n" + "  File x\n" * 1000 + "ModuleNotFoundError: No module named 'no_such_module'"
+    [(_, app)] = parse_applications({"applications": {"a": {"status": "DEPLOY_FAILED", "message": message}}})
+    assert app.message.endswith("No module named 'no_such_module'")

@@ -47,6 +47,11 @@ class ServeApiError(Exception):
         self.status = status
 
 
+def _tail(message: str) -> str:
+    """The end of a long message: Ray's are tracebacks, whose last line names the error."""
+    return message if len(message) <= _MESSAGE_CHARS else "..." + message[-_MESSAGE_CHARS:]
+
+
 def parse_applications(data: Any) -> tuple[tuple[str, AppView], ...]:
     """``ServeInstanceDetails`` → (app name, AppView) sorted by name; an unnamed app is ``default`` (KubeRay)."""
     if not isinstance(data, dict):
@@ -58,10 +63,10 @@ def parse_applications(data: Any) -> tuple[tuple[str, AppView], ...]:
     for name, app in apps.items():
         if not isinstance(app, dict):
             continue
-        deployments = {str(d): (str((v or {}).get("status", "")), str((v or {}).get("message") or "")[:_MESSAGE_CHARS])
+        deployments = {str(d): (str((v or {}).get("status", "")), _tail(str((v or {}).get("message") or "")))
                        for d, v in (app.get("deployments") or {}).items()}
-        out.append((str(name) or "default", AppView(str(app.get("status", "")),
-                                                     str(app.get("message") or "")[:_MESSAGE_CHARS], deployments)))
+        out.append((str(name) or "default", AppView(str(app.get("status", "")), _tail(str(app.get("message") or "")),
+                                                     deployments)))
     return tuple(sorted(out, key=lambda p: p[0]))
 
 
