@@ -133,10 +133,12 @@ class Prober:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            url = ""
             try:
-                self.versions.append(str(ask(serve_url(self.core, self.ns))["version"]))
+                url = serve_url(self.core, self.ns)
+                self.versions.append(str(ask(url)["version"]))
             except Exception as exc:
-                self.failures.append(repr(exc))
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {url} after {self.versions[-1:]}: {exc!r}")
             time.sleep(0.05)
 
     def __enter__(self) -> Prober:

@@ -261,7 +261,7 @@ async def test_a_poll_reports_apps_and_proxy_health():
 
 
 async def test_a_poll_with_the_api_down_knows_no_apps_but_still_the_proxy():
-    state = await poll_cluster(FakeServe(fail=True, proxy=(False, "503 No replicas are available yet.")))
+    state = await poll_cluster(FakeServe(fail=True, proxy=(False, "503 No replicas are available yet.")), pause=0)
     assert state.apps is None and not state.proxy_healthy and "GCS down" in (state.error or "")
 
 
@@ -279,3 +279,13 @@ def test_a_long_traceback_keeps_its_last_line():
     message = "Traceback\n" + "  File x\n" * 1000 + "ModuleNotFoundError: No module named 'no_such_module'"
     [(_, app)] = parse_applications({"applications": {"a": {"status": "DEPLOY_FAILED", "message": message}}})
     assert app.message.endswith("No module named 'no_such_module'")
+
+
+async def test_one_failed_proxy_check_is_retried_before_the_proxy_counts_as_down():
+    answers = iter([(False, "timeout"), (True, "200 success")])
+
+    class Flaky(FakeServe):
+        async def proxy_health(self) -> tuple[bool, str]:
+            return next(answers)
+
+    assert (await poll_cluster(Flaky(), pause=0)).proxy_healthy

@@ -181,6 +181,12 @@ def test_old_cluster_still_selected_by_the_services_is_not_marked():
     assert p.of(MarkForDeletion) == []
 
 
+def test_old_cluster_still_listed_in_the_serve_endpoints_is_not_marked_yet():
+    p = plan(desired(), observed(serving("svc-a", OLD), serving("svc-b"), active="svc-b", serving_name="svc-b",
+                                 endpoint_clusters=frozenset({"svc-a"})))
+    assert p.of(MarkForDeletion) == []
+
+
 def test_drained_cluster_is_deleted_once_its_delay_has_passed():
     old = serving("svc-a", OLD, delete_after=NOW - dt.timedelta(seconds=1))
     p = plan(desired(), observed(old, serving("svc-b"), active="svc-b", serving_name="svc-b"))

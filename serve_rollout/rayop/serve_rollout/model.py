@@ -112,6 +112,8 @@ class Observed:
     capacity: Capacity | None = None
     #: The RayService is being deleted.
     deleting: bool = False
+    #: Clusters whose pods the serve Service's EndpointSlices still list: not drained yet, whatever the selector says.
+    endpoint_clusters: frozenset[str] = frozenset()
 
 
 # ---- actions ------------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ The rules, in the order :func:`plan` applies them:
    cluster during an upgrade.
 6. **Switch.** The pending cluster serves the current config: the Services point at it. The active cluster is the
    Services' target whenever no switch is due.
-7. **Drain, then delete.** A cluster that is neither active nor pending is marked with a deletion time
-   (``deletion_delay_s`` after it left the Services) and deleted once that time has passed.
+7. **Drain, then delete.** A cluster that is neither active nor pending, once the serve Service's endpoints no
+   longer list its pods, is marked with a deletion time (``deletion_delay_s`` later) and deleted once it has passed.
 """
 
 from __future__ import annotations
@@ -218,8 +218,8 @@ def plan(desired: Desired, observed: Observed) -> Plan:
         if c.name in (out.active, out.pending) or c.deleting or any(
                 isinstance(a, DeleteCluster) and a.name == c.name for a in out.actions):
             continue
-        if c.name == observed.serving:
-            continue  # still selected by the Services (the switch away from it comes first)
+        if c.name == observed.serving or c.name in observed.endpoint_clusters:
+            continue  # still selected, or still listed among the serve Service's endpoints: not drained yet
         if c.delete_after is None:
             at = now + dt.timedelta(seconds=desired.deletion_delay_s)
             out.actions.append(MarkForDeletion(c.name, at))

@@ -50,7 +50,7 @@ from rayop.serve_rollout.timeouts import initializing_timed_out, initializing_ti
 from . import actions
 from . import status as S
 from .observe import ABANDONED, cluster_view, desired_of, head_pod, parse_time, rfc3339
-from .serve_api import HttpServeApi, ServeState, poll_cluster
+from .serve_api import PROXY_ATTEMPTS, HttpServeApi, ServeState, poll_cluster
 from .validation import validate_rayservice
 
 logger = logging.getLogger("rayop.rayservice")
@@ -234,14 +234,15 @@ class RayServiceController:
         starting = active in views and views[active].cluster_hash != desired.cluster_hash
         if self.settings.capacity_check and starting and pending not in owned:
             capacity = await self._capacity(svc)  # an upgrade is about to create its cluster: will it fit?
-        observed = M.Observed(active=active, pending=pending, serving=self._serving(svc, services), clusters=views,
+        slices = (await self.ctx.cache(SLICES)).by_index(ns, serve_service_name(svc), SERVICE_NAME_LABEL)
+        observed = M.Observed(endpoint_clusters=self._endpoint_clusters(ns, slices), active=active, pending=pending,
+                              serving=self._serving(svc, services), clusters=views,
                               now=now, fresh_name=f"{svc.name}-{''.join(secrets.choice(_ALPHABET) for _ in range(5))}",
                               abandoned_goal=svc.annotations.get(ABANDONED), capacity=capacity)
         decision = plan(desired, observed)
         p = Pass(svc, body, key, desired, services)
-        slices = (await self.ctx.cache(SLICES)).by_index(ns, serve_service_name(svc), SERVICE_NAME_LABEL) \
-            if observed.serving else []
-        status = self._status(svc, prev, decision, views, owned, desired, observed, count_endpoints(slices))
+        status = self._status(svc, prev, decision, views, owned, desired, observed,
+                              count_endpoints(slices) if observed.serving else 0)
         if decision.write_first:
             await self.ctx.status.write(body, {**replacing(prev, status), "lastUpdateTime": rfc3339(now)})
             body = {**body, "status": {**prev, **status}}
@@ -295,6 +296,18 @@ class RayServiceController:
                 "numServeEndpoints": endpoints, "serviceStatus": "Running" if ready else "",
                 "conditions": conds, "observedGeneration": generation}
 
+    def _endpoint_clusters(self, ns: str, slices: Sequence[dict[str, Any]]) -> frozenset[str]:
+        """Clusters whose pods the serve Service's EndpointSlices still list (a switch not yet propagated)."""
+        out = set()
+        for sl in slices:
+            for ep in sl.get("endpoints") or []:
+                ref = ep.get("targetRef") or {}
+                pod = self.pods.get(ns, ref.get("name", "")) if ref.get("kind") == "Pod" else None
+                name = ((pod or {}).get("metadata", {}).get("labels") or {}).get(L.RAY_CLUSTER)
+                if name:
+                    out.add(name)
+        return frozenset(out)
+
     def _serving(self, svc: RayService, services: dict[str, dict[str, Any]]) -> str | None:
         """The cluster both Services select; None if either is missing or they disagree (a switch half done)."""
         head = services.get(head_service_name(svc))
@@ -313,7 +326,7 @@ class RayServiceController:
         self._polled.add(pkey)
         api = HttpServeApi(target[0], target[1], self.session(), self.settings.http_timeout_seconds)
         self.poller.ensure(pkey, lambda: poll_cluster(api), interval=self.settings.poll_interval_seconds,
-                           timeout=self.settings.http_timeout_seconds * 2 + 1)
+                           timeout=self.settings.http_timeout_seconds * (PROXY_ATTEMPTS + 1) + 2)
         latest = self.poller.latest(pkey)
         return latest.value if latest is not None and latest.ok else None
 

@@ -13,6 +13,7 @@ one-shot background calls, never inside a pass.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -128,9 +129,19 @@ class HttpServeApi:
         return status == 200, f"{status} {body.strip().splitlines()[0] if body.strip() else ''}".strip()
 
 
-async def poll_cluster(api: ServeApi) -> ServeState:
+#: Proxy health checks per poll before a proxy counts as down: one slow answer on a loaded node must not take the
+#: head out of the serve Service (its ``ray.io/serve`` label follows this).
+PROXY_ATTEMPTS = 3
+
+
+async def poll_cluster(api: ServeApi, *, attempts: int = PROXY_ATTEMPTS, pause: float = 0.5) -> ServeState:
     """One poll: the applications and the head proxy's health (a proxy failure is a value, not an error)."""
     healthy, detail = await api.proxy_health()
+    for _ in range(attempts - 1):
+        if healthy:
+            break
+        await asyncio.sleep(pause)
+        healthy, detail = await api.proxy_health()
     try:
         apps = await api.applications()
     except ServeApiError as exc:
