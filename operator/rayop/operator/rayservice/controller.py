@@ -21,7 +21,6 @@ import aiohttp
 from pydantic import ValidationError
 
 from rayop.api import labels as L
-from rayop.api.conditions import condition
 from rayop.api.rayservice import ConditionReason as R
 from rayop.api.rayservice import ConditionType as T
 from rayop.api.rayservice import RayService
@@ -42,14 +41,14 @@ from rayop.operator.runtime.controller import (
 from rayop.operator.runtime.oneshot import OneShot
 from rayop.operator.runtime.poller import Poller
 from rayop.operator.runtime.runner import Context
-from rayop.operator.runtime.status import SPEC_VALID, spec_valid_condition, status_differs
+from rayop.operator.runtime.status import spec_valid_condition, status_differs
 from rayop.serve_rollout import model as M
 from rayop.serve_rollout.rollout import plan
-from rayop.serve_rollout.timeouts import initializing_timed_out, initializing_timeout_message, parse_duration
 
-from . import actions
+from . import actions, lifecycle
 from . import status as S
-from .observe import ABANDONED, cluster_view, desired_of, head_pod, parse_time, rfc3339
+from .lifecycle import SERVICES, replacing
+from .observe import ABANDONED, cluster_view, desired_of, head_pod, rfc3339
 from .serve_api import PROXY_ATTEMPTS, HttpServeApi, ServeState, poll_cluster
 from .validation import validate_rayservice
 
@@ -57,8 +56,6 @@ logger = logging.getLogger("rayop.rayservice")
 
 FINALIZER = L.RAYSERVICE_FINALIZER
 RAYCLUSTERS = Watch(Resource("ray.io/v1", "rayclusters"), owner_by_reference("RayService"))
-SERVICES = Watch(Resource("v1", "services", f"{L.RAY_ORIGINATED_FROM_CRD}={L.CRD_RAYSERVICE}"),
-                 owner_by_reference("RayService"))
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 #: The serve Services' EndpointSlices (they carry their Service's labels): what numServeEndpoints counts.
 SLICES = Watch(Resource("discovery.k8s.io/v1", "endpointslices", f"{L.RAY_ORIGINATED_FROM_CRD}={L.CRD_RAYSERVICE}"),
@@ -67,15 +64,6 @@ GATEWAY_CRD = "gatewayclasses.gateway.networking.k8s.io"
 COMPARED = ("serviceStatus", "numServeEndpoints", "activeServiceStatus", "pendingServiceStatus",
             "observedGeneration")
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def replacing(old: Any, new: Any) -> Any:
-    """A merge patch that turns ``old`` into ``new`` (keys only in ``old`` set to None, maps recursed)."""
-    if not isinstance(new, dict) or not isinstance(old, dict):
-        return new
-    out = {k: replacing(old.get(k), v) for k, v in new.items()}
-    out.update({k: None for k in old if k not in new})
-    return out
 
 
 def count_endpoints(slices: Sequence[dict[str, Any]]) -> int:
@@ -200,19 +188,20 @@ class RayServiceController:
             svc = RayService.parse(body)
         except ValidationError as exc:
             err = exc.errors()[0]
-            return await self._invalid(body, f"spec.{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}")
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            return await lifecycle.report_invalid(self, body, f"spec.{where}: {err.get('msg')}")
         problems = validate_rayservice(svc)
         if problems:
             reason = "InvalidRayServiceMetadata" if problems[0].path.startswith("metadata") else "InvalidRayServiceSpec"
-            return await self._invalid(body, problems[0].message, reason)
+            return await lifecycle.report_invalid(self, body, problems[0].message, reason)
         prev = body.get("status") or {}
         now = dt.datetime.now(dt.UTC)
-        suspended = await self._suspend_flow(svc, body, prev, now)
+        suspended = await lifecycle.suspend_flow(self, svc, body, prev, now)
         if suspended is not None:
             return suspended
         if S.reason_of(prev, T.READY) == R.INITIALIZING_TIMEOUT:
-            return await self._delete_all(body, svc, "the RayService failed to initialize in time")
-        timed_out = await self._initializing_timeout(svc, body, prev, now)
+            return await lifecycle.delete_all(self, body, svc, "the RayService failed to initialize in time")
+        timed_out = await lifecycle.initializing_timeout(self, svc, body, prev, now)
         if timed_out is not None:
             return timed_out
         return await self._rollout(svc, body, prev, now, (meta["namespace"], meta["name"]))
@@ -380,72 +369,6 @@ class RayServiceController:
         rooms = [node_room(n, bound.get(n["metadata"]["name"], [])) for n in nodes]
         return check(cluster_demands(svc.spec.ray_cluster_config), rooms)
 
-    # -- suspend, timeout, deletion, invalid specs -----------------------------------------------------------------
-    async def _suspend_flow(self, svc: RayService, body: dict[str, Any], prev: dict[str, Any],
-                            now: dt.datetime) -> Result | None:
-        suspending, suspended = S.is_true(prev, T.SUSPENDING), S.is_true(prev, T.SUSPENDED)
-        previous = S.conditions_by_type(prev)
-        gen, stamp = svc.generation, rfc3339(now)
-        if suspended and not svc.spec.suspend:
-            conds = S.resumed_conditions(previous, gen, stamp)
-            await self.ctx.status.write(body, {"conditions": conds, "observedGeneration": gen,
-                                               "lastUpdateTime": stamp})
-            return Result.requeue(0.2)
-        if suspended:
-            return Result.done()
-        if not suspending and not svc.spec.suspend:
-            return None
-        if not suspending:
-            conds = S.suspend_conditions(previous, gen, stamp, done=False)
-            await self.ctx.status.write(body, {**replacing(prev, {
-                "conditions": conds, "activeServiceStatus": {}, "pendingServiceStatus": {}, "numServeEndpoints": 0,
-                "serviceStatus": "", "observedGeneration": gen}), "lastUpdateTime": stamp})
-            return Result.requeue(0.2)
-        remaining = await self._delete_all(body, svc, "the RayService is suspended", services=True)
-        if remaining.outcome.value != "done":
-            return remaining
-        await self.ctx.status.write(body, {"conditions": S.suspend_conditions(previous, gen, stamp, done=True),
-                                           "observedGeneration": gen, "lastUpdateTime": stamp})
-        return Result.done()
-
-    async def _delete_all(self, body: dict[str, Any], svc: RayService, why: str, *,
-                          services: bool = False) -> Result:
-        """Delete every cluster (and with ``services`` every Service) of the RayService; done once none is left."""
-        ns = svc.namespace
-        left = 0
-        for cluster in self.clusters.owned_by(ns, svc.uid):
-            left += 1
-            if not cluster["metadata"].get("deletionTimestamp"):
-                await actions.delete_cluster(self, body, cluster["metadata"]["name"], why)
-        if services:
-            for service in (await self.ctx.cache(SERVICES)).owned_by(ns, svc.uid):
-                left += 1
-                if not service["metadata"].get("deletionTimestamp"):
-                    await actions.delete_service(self, body, service["metadata"]["name"])
-        return Result.requeue(1.0) if left else Result.done()
-
-    async def _initializing_timeout(self, svc: RayService, body: dict[str, Any], prev: dict[str, Any],
-                                    now: dt.datetime) -> Result | None:
-        text = svc.annotations.get(L.INITIALIZING_TIMEOUT)
-        timeout = parse_duration(text) if text else None
-        ready = S.conditions_by_type(prev).get(T.READY) or {}
-        since = parse_time(ready.get("lastTransitionTime"))
-        if text is None or not initializing_timed_out(timeout, ready.get("reason"), since, now):
-            return None
-        spent = (now - since).total_seconds() if since else 0.0
-        message = initializing_timeout_message(text, spent)
-        self.ctx.events.warning(body, "RayServiceInitializingTimeout", message)
-        previous = S.conditions_by_type(prev)
-        conds = [c for t, c in previous.items() if t not in (T.READY,)]
-        conds.append(condition(T.READY, False, R.INITIALIZING_TIMEOUT, message, svc.generation, rfc3339(now),
-                               previous))
-        await self.ctx.status.write(body, {**replacing(prev, {
-            **{k: v for k, v in prev.items() if k not in ("lastUpdateTime",)},
-            "activeServiceStatus": {}, "pendingServiceStatus": {}, "numServeEndpoints": 0, "serviceStatus": "",
-            "conditions": conds, "observedGeneration": svc.generation}), "lastUpdateTime": rfc3339(now)})
-        await self._delete_all(body, svc, "initializing timeout")
-        return Result.done()
-
     async def finalize(self, body: dict[str, Any]) -> Result:
         """``ray.io/rayservice-finalizer``: the RayService goes only once its clusters are gone (bounded by the
         runtime's finalizer deadline)."""
@@ -453,18 +376,5 @@ class RayServiceController:
             svc = RayService.parse(body)
         except ValidationError:
             return Result.done()
-        return await self._delete_all(body, svc, "the RayService is being deleted", services=True)
+        return await lifecycle.delete_all(self, body, svc, "the RayService is being deleted", services=True)
 
-    async def _invalid(self, body: dict[str, Any], message: str, reason: str = "InvalidRayServiceSpec") -> Result:
-        meta = body["metadata"]
-        prev = body.get("status") or {}
-        previous = S.conditions_by_type(prev)
-        gen = int(meta.get("generation") or 0)
-        now = rfc3339(dt.datetime.now(dt.UTC))
-        conds = [c for t, c in previous.items() if t not in (T.READY, SPEC_VALID)]
-        conds.append(condition(T.READY, False, R.VALIDATION_FAILED, message, gen, now, previous))
-        conds.append({"type": SPEC_VALID, "status": "False", "reason": reason, "message": message,
-                      "lastTransitionTime": now, "observedGeneration": gen})
-        await self.ctx.status.report_invalid(body, reason, f"{meta['namespace']}/{meta['name']}: {message}", extra={
-            "conditions": conds, "serviceStatus": "", "observedGeneration": gen, "lastUpdateTime": now})
-        return Result.invalid_spec(message)
