@@ -16,9 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = ("operator", "autoscaler", "gcs_ha", "serve_rollout", "local")
-KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob", "rayop.operator.kubeflow")
+KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob", "rayop.operator.rayservice", "rayop.operator.kubeflow")
 #: A kind may build on another (a RayJob runs on a RayCluster), never the other way round.
-KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",)}
+KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",),
+                "rayop.operator.rayservice": ("rayop.operator.raycluster", "rayop.serve_rollout")}
 SIDECARS = ("rayop.autoscaler", "rayop.gcs_ha", "rayop.serve_rollout")
 PROCESS = ("rayop.operator.settings", "rayop.operator.metrics")
 
@@ -35,6 +36,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
               *KIND_DEPENDS.get(kind, ())) for kind in KINDS},
     "rayop.operator": ("rayop.api", "rayop.kube", "rayop.operator"),  # main, health, logs: the process
     **{side: ("rayop.api", "rayop.kube", "rayop.operator.runtime", side) for side in SIDECARS},
+    "rayop.serve_rollout": ("rayop.api", "rayop.serve_rollout"),  # a library of pure decisions: vocabulary only
     "rayop.local": ("rayop.api", "rayop.kube", "rayop.crdgen", "rayop.local"),
     "rayop.cli": ("rayop",),
 }
@@ -111,6 +113,8 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.kube.client", "rayop.operator.runtime.runner"),
     ("rayop.operator.raycluster.controller", "rayop.operator.main"),
     ("rayop.operator.raycluster.controller", "rayop.operator.rayjob.plan"),
+    ("rayop.serve_rollout.rollout", "rayop.kube.client"),
+    ("rayop.serve_rollout.rollout", "rayop.operator.runtime.children"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"

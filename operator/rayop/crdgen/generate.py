@@ -19,7 +19,8 @@ SNAPSHOT = Path(__file__).with_name("k8s_openapi_v1.36.3.json.gz")
 #: Every resource rayop serves, as "module:Class" (imported lazily so a broken model names itself).
 RESOURCES: tuple[str, ...] = ("rayop.api.raycluster:RayCluster", "rayop.api.rayjob:RayJob",
                               "rayop.api.kubeflow:TFJob", "rayop.api.kubeflow:PyTorchJob",
-                              "rayop.api.kubeflow:XGBoostJob", "rayop.api.kubeflow:MPIJob")
+                              "rayop.api.kubeflow:XGBoostJob", "rayop.api.kubeflow:MPIJob",
+                              "rayop.api.rayservice:RayService")
 
 
 def load_k8s_schemas() -> K8sSchemas:

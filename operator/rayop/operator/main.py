@@ -31,13 +31,15 @@ from .logs import configure_logging
 from .metrics import OperatorMetrics
 from .raycluster.controller import RayClusterController
 from .rayjob.controller import RayJobController
+from .rayservice.controller import RayServiceController
 from .runtime.runner import ControllerFactory, ControllerRunner, Runtime, start_controllers
 from .settings import Settings
 
 logger = logging.getLogger("rayop.operator")
 
 #: Every kind the operator runs.
-CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController, RayJobController, *KUBEFLOW_CONTROLLERS)
+CONTROLLERS: tuple[ControllerFactory, ...] = (RayClusterController, RayJobController, RayServiceController,
+                                              *KUBEFLOW_CONTROLLERS)
 
 
 async def available_controllers(runtime: Runtime) -> list[ControllerFactory]:

@@ -44,6 +44,13 @@ class OperatorMetrics:
         self.job_execution_seconds = Gauge(
             "kuberay_job_execution_duration_seconds", "Seconds from a RayJob's startTime to Complete/Failed/Retrying.",
             (*_LABELS, "job_deployment_status", "retry_count"), registry=registry)
+        self.service_info = Gauge("kuberay_service_info", "One per RayService.", _LABELS, registry=registry)
+        self.service_ready = Gauge("kuberay_service_condition_ready", "Ready condition of each RayService.",
+                                   (*_LABELS, "condition"), registry=registry)
+        self.service_upgrading = Gauge(
+            "kuberay_service_condition_upgrade_in_progress", "UpgradeInProgress condition of each RayService.",
+            (*_LABELS, "condition"), registry=registry)
+        self._service_conditions: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._job_state: dict[tuple[str, str, str], str] = {}
         self._owner: dict[tuple[str, str, str], str] = {}
         self._condition: dict[tuple[str, str, str], str] = {}
@@ -96,6 +103,33 @@ class OperatorMetrics:
             self.job_info.remove(*key)
         if key in self._job_state:
             self.job_deployment_status.remove(*key, self._job_state.pop(key))
+
+    def observe_service(self, name: str, namespace: str, uid: str, conditions: dict[str, dict[str, str]]) -> None:
+        """Record a RayService's info and its Ready / UpgradeInProgress conditions ("true"/"false")."""
+        key = (name, namespace, uid)
+        self.service_info.labels(*key).set(1)
+        ready = str(conditions.get("Ready", {}).get("status", "False")).lower()
+        upgrading = str(conditions.get("UpgradeInProgress", {}).get("status", "False")).lower()
+        previous = self._service_conditions.get(key)
+        if previous is not None and previous != (ready, upgrading):
+            with contextlib.suppress(KeyError):
+                self.service_ready.remove(*key, previous[0])
+            with contextlib.suppress(KeyError):
+                self.service_upgrading.remove(*key, previous[1])
+        self.service_ready.labels(*key, ready).set(1)
+        self.service_upgrading.labels(*key, upgrading).set(1)
+        self._service_conditions[key] = (ready, upgrading)
+
+    def forget_service(self, name: str, namespace: str, uid: str) -> None:
+        key = (name, namespace, uid)
+        with contextlib.suppress(KeyError):
+            self.service_info.remove(*key)
+        previous = self._service_conditions.pop(key, None)
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.service_ready.remove(*key, previous[0])
+            with contextlib.suppress(KeyError):
+                self.service_upgrading.remove(*key, previous[1])
 
     def serve(self, port: int) -> None:
         """Serve ``/metrics`` on ``port`` (in a background thread); 0 does nothing."""

@@ -152,6 +152,24 @@ class KubeflowSettings(BaseModel):
     max_pod_creates_per_pass: int = Field(default=200, ge=1)
     """Pods one pass of one job may create."""
 
+class RayServiceSettings(BaseModel):
+    """The RayService controller (KubeRay's env names in the field docs)."""
+
+    zero_downtime: bool = True
+    """An unset upgradeStrategy upgrades on a new cluster (ENABLE_ZERO_DOWNTIME)."""
+    upgrade_timeout_seconds: float = Field(default=900.0, gt=0)
+    """An upgrade whose pending cluster does not serve within this long is abandoned (rayop's; the annotation
+    ``rayop.io/upgrade-timeout-seconds`` on a RayService overrides it)."""
+    capacity_check: bool = True
+    """Before creating the pending cluster of an upgrade, check that its pods fit on the nodes (rayop's)."""
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    """How often each active and pending cluster's Serve applications and head proxy are read."""
+    http_timeout_seconds: float = Field(default=2.0, gt=0)
+    """Timeout of each Serve API and proxy call (KubeRay's 2 s)."""
+    max_polls_in_flight: int = Field(default=16, ge=1)
+    requeue_seconds: float = Field(default=30.0, gt=0)
+    """A RayService with nothing pending is looked at again after this long (changes wake it at once)."""
+
 
 #: Flat names of earlier releases (kwargs and ``RAYOP_<NAME>``) and where they live now.
 LEGACY_FLAT = {
@@ -189,6 +207,7 @@ class Settings(BaseSettings):
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     raycluster: RayClusterSettings = Field(default_factory=RayClusterSettings)
     rayjob: RayJobSettings = Field(default_factory=RayJobSettings)
+    rayservice: RayServiceSettings = Field(default_factory=RayServiceSettings)
     kubeflow: KubeflowSettings = Field(default_factory=KubeflowSettings)
 
     @model_validator(mode="before")

@@ -1,0 +1,1 @@
+"""The RayService controller (``ray.io/v1`` RayService): Serve applications on blue/green RayClusters."""
