@@ -37,6 +37,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     **{side: ("rayop.api", "rayop.kube", "rayop.operator.runtime", side) for side in SIDECARS},
     "rayop.local": ("rayop.api", "rayop.kube", "rayop.crdgen", "rayop.local"),
     "rayop.cli": ("rayop",),
+    "rayop.sdk": ("rayop.api", "rayop.sdk"),  # the synchronous user SDK: models only, never the operator
+    "rayop.restapi": ("rayop.api", "rayop.sdk", "rayop.restapi"),  # the REST API is the SDK behind HTTP
 }
 
 
@@ -111,6 +113,8 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.kube.client", "rayop.operator.runtime.runner"),
     ("rayop.operator.raycluster.controller", "rayop.operator.main"),
     ("rayop.operator.raycluster.controller", "rayop.operator.rayjob.plan"),
+    ("rayop.sdk.clusters", "rayop.kube.client"),
+    ("rayop.sdk.clusters", "rayop.operator.raycluster.children"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"
