@@ -39,6 +39,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rayop.cli": ("rayop",),
     "rayop.sdk": ("rayop.api", "rayop.sdk"),  # the synchronous user SDK: models only, never the operator
     "rayop.restapi": ("rayop.api", "rayop.sdk", "rayop.restapi"),  # the REST API is the SDK behind HTTP
+    "rayop.usercli": ("rayop.api", "rayop.sdk", "rayop.restapi", "rayop.usercli"),  # rayop cluster|job|...
 }
 
 

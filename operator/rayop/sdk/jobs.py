@@ -187,13 +187,13 @@ def follow(client: Client, name: str, namespace: str | None = None, *, timeout: 
     """Stream the job's output to ``on_output`` and return its verdict once the RayJob is Complete or Failed."""
     progress = progress or Progress(f"RayJob {client.ns(namespace)}/{name}", quiet=True)
     started = time.monotonic()
-    for chunk in _output(client, name, namespace, progress, started + timeout):
+    for chunk in output_chunks(client, name, namespace, progress, started + timeout):
         if on_output:
             on_output(chunk)
     return Verdict(get(client, name, namespace))
 
 
-def _output(client: Client, name: str, namespace: str | None, progress: Progress,
+def output_chunks(client: Client, name: str, namespace: str | None, progress: Progress,
             deadline: float) -> Iterator[str]:
     seen = 0
     ray_done = False
