@@ -133,13 +133,8 @@ class Client:
 
     def patch(self, res: Resource, name: str, patch: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """A JSON merge patch (lists are replaced whole; callers send the full list they mean)."""
-        return dict(self.call(self._merge_patch, res, self.ns(namespace), name, patch, resource=res))
-
-    def _merge_patch(self, res: Resource, ns: str, name: str, patch: dict[str, Any]) -> Any:
-        path = f"/apis/{res.group}/{res.version}/namespaces/{ns}/{res.plural}/{name}"
-        return self.api_client.call_api(
-            path, "PATCH", header_params={"Content-Type": "application/merge-patch+json", "Accept": "application/json"},
-            body=patch, response_type="object", auth_settings=["BearerToken"], _return_http_data_only=True)
+        return dict(self.call(self.custom.patch_namespaced_custom_object, res.group, res.version, self.ns(namespace),
+                              res.plural, name, patch, _content_type="application/merge-patch+json", resource=res))
 
     def delete(self, res: Resource, name: str, namespace: str | None = None) -> dict[str, Any]:
         return dict(self.call(self.custom.delete_namespaced_custom_object, res.group, res.version, self.ns(namespace),

@@ -24,8 +24,9 @@ def _role(pod: Obj) -> str:
 
 
 def _scheduler_text(message: str) -> str:
-    """The scheduler's message without its preemption postscript ("... preemption: 0/7 nodes ...")."""
-    return message.split(" preemption:")[0].strip().rstrip(".")
+    """The scheduler's node summary, its first sentence, without the postscripts ("no new claims to deallocate,
+    preemption: 0/7 nodes ...")."""
+    return message.split(" preemption:")[0].split(". ")[0].strip().rstrip(".,")
 
 
 def pod_problem(pod: Obj) -> tuple[str, str] | None:
