@@ -37,13 +37,13 @@ def test_create_get_list_scale_suspend_resume_delete_with_typed_objects(operator
              what="suspended")
     assert clusters.resume(sdk, "mine").spec.suspend is False
     clusters.delete(sdk, "mine", wait=True, timeout=60)
-    with pytest.raises(errors.NotFound, match='rayclusters.ray.io "mine" not found'):
+    with pytest.raises(errors.NotFound, match=r'rayclusters\.ray\.io "mine" not found'):
         clusters.get(sdk, "mine")
 
 
 def test_creating_twice_raises_conflict_with_the_servers_message(sdk: Client) -> None:
     clusters.create(sdk, "twice", build_spec(SMALL))
-    with pytest.raises(errors.Conflict, match='rayclusters.ray.io "twice" already exists') as info:
+    with pytest.raises(errors.Conflict, match=r'rayclusters\.ray\.io "twice" already exists') as info:
         clusters.create(sdk, "twice", build_spec(SMALL))
     assert info.value.status == 409 and info.value.reason == "AlreadyExists"
 
@@ -58,7 +58,7 @@ def test_an_invalid_object_raises_invalid_naming_the_field(sdk: Client) -> None:
 
 
 def test_a_resource_type_the_server_does_not_serve_raises_crd_missing(sdk: Client) -> None:
-    with pytest.raises(errors.CrdMissing, match="ray.io/v1 rayfoos is not served by this API server"):
+    with pytest.raises(errors.CrdMissing, match=r"ray\.io/v1 rayfoos is not served by this API server"):
         sdk.get(Resource("ray.io", "v1", "rayfoos", "RayFoo"), "x")
 
 
