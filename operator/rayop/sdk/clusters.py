@@ -8,7 +8,6 @@ after ``ready`` can still fail with "Starting Ray client server failed"); a wait
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -139,7 +138,7 @@ def try_ray_client(address: str) -> tuple[bool, str]:
     except ImportError:
         return True, "ray is not installed here: client connection not checked"
     try:
-        ctx = ray.init(address, allow_multiple=True, logging_level=logging.ERROR)
+        ctx = ray.init(address, allow_multiple=True)
         ctx.disconnect()
         return True, ""
     except Exception as exc:  # "Starting Ray client server failed", connection refused, timeouts: all retried

@@ -99,24 +99,27 @@ def submit(client: Client, name: str, entrypoint: str, *, namespace: str | None 
            cluster: RayClusterSpec | None = None, cluster_name: str | None = None,
            working_dir: str | None = None, runtime_env: dict[str, Any] | None = None,
            shutdown_after_job_finishes: bool = True, ttl_seconds_after_finished: int = 10,
-           active_deadline_seconds: int | None = None, timeout: float = 600,
+           active_deadline_seconds: int | None = None, timeout: float = 600, interactive: bool | None = None,
            progress: Progress | None = None) -> RayJob:
-    """Create the RayJob; with ``working_dir``, also upload it and submit once the cluster waits for the job."""
+    """Create the RayJob; interactive (always with ``working_dir``): also upload the directory and submit through
+    Ray's job client once the cluster waits for the job, as ``kubectl ray job submit`` does."""
     env = dict(runtime_env or {})
+    interactive = working_dir is not None if interactive is None else interactive or working_dir is not None
     body = job_body(name, entrypoint, cluster=cluster, cluster_name=cluster_name,
-                    runtime_env=None if working_dir else env, interactive=working_dir is not None,
+                    runtime_env=None if interactive else env, interactive=interactive,
                     shutdown_after_job_finishes=shutdown_after_job_finishes,
                     ttl_seconds_after_finished=ttl_seconds_after_finished,
                     active_deadline_seconds=active_deadline_seconds, namespace=client.ns(namespace))
     created = RayJob.parse(client.create(RAYJOBS, body, namespace))
-    if working_dir is None:
+    if not interactive:
         return created
     progress = progress or Progress(f"RayJob {client.ns(namespace)}/{name}", quiet=True)
     obj = _wait_waiting(client, name, namespace, timeout, progress)
     base = dashboard_address(client, obj, namespace)
     submission_id = f"{name}-{secrets.token_hex(3)}"
-    env["working_dir"] = working_dir
-    progress.update(f"uploading {working_dir} and submitting to {base}")
+    if working_dir:
+        env["working_dir"] = working_dir
+    progress.update(f"uploading {working_dir} and submitting to {base}" if working_dir else f"submitting to {base}")
     from ray.job_submission import JobSubmissionClient  # Ray's own packaging and upload of working_dir
 
     JobSubmissionClient(base).submit_job(entrypoint=entrypoint, runtime_env=env, submission_id=submission_id)

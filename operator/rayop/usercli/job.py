@@ -57,7 +57,8 @@ def _submit(args: argparse.Namespace) -> int:
         jobs.submit(client, name, entrypoint, namespace=ns, cluster=spec,
                     cluster_name=args.cluster if spec is None else None, working_dir=working_dir,
                     runtime_env=_runtime_env(args), shutdown_after_job_finishes=not args.keep_cluster,
-                    ttl_seconds_after_finished=args.ttl_seconds_after_finished, timeout=args.timeout, progress=p)
+                    ttl_seconds_after_finished=args.ttl_seconds_after_finished, timeout=args.timeout,
+                    interactive=True, progress=p)
     say(f"Submitted RayJob {ns}/{name}")
     if args.no_wait:
         return 0
