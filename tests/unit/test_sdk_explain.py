@@ -8,8 +8,8 @@ from typing import Any
 from rayop.sdk.explain import explain_not_ready, pod_problem, progress_line, warning_events
 
 SCHED = ("0/7 nodes are available: 2 node(s) had untolerated taint {nvidia.com/gpu: present}, 5 Insufficient cpu. "
-         "no new claims to deallocate, preemption: 0/7 nodes are available: 2 Preemption is not helpful for scheduling, 5 No preemption victims "
-         "found for incoming pod.")
+         "no new claims to deallocate, preemption: 0/7 nodes are available: 2 Preemption is not helpful for "
+         "scheduling, 5 No preemption victims found for incoming pod.")
 
 
 def cluster(state: str | None = None, **status: Any) -> dict[str, Any]:

@@ -67,3 +67,17 @@ def test_the_operators_own_subcommands_are_still_registered() -> None:
 
     choices = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     assert {"operator", "crds", "dev", "autoscaler", "cluster", "job", "service", "session", "api"} <= set(choices)
+
+
+def test_plain_progress_prints_each_change_once() -> None:
+    import io
+
+    from rayop.sdk.progress import Progress
+
+    out = io.StringIO()
+    with Progress("RayCluster a/b", stream=out, rich=False) as p:
+        for text in ("state pending", "state pending", "state ready"):
+            p.update(text)
+    lines = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == ["RayCluster a/b: waiting", "RayCluster a/b: state pending", "RayCluster a/b: state ready",
+                     "RayCluster a/b: done (state ready)"]

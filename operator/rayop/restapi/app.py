@@ -119,7 +119,8 @@ def create_app(client: Client) -> FastAPI:
                 return
             yield from jobs.output_chunks(client, name, namespace, _quiet(), float("inf"))
             v = jobs.Verdict(jobs.get(client, name, namespace))
-            yield f"\nRayJob {namespace}/{name}: {v.job_status}" + (f" - {v.message}" if v.message else "") + "\n"
+            detail = f" - {v.message}" if v.message and not v.ok else ""
+            yield f"\nRayJob {namespace}/{name}: {v.job_status}{detail}\n"
 
         return StreamingResponse(stream(), media_type="text/plain")
 

@@ -59,12 +59,14 @@ class Progress:
         return time.monotonic() - self.started
 
     def update(self, text: str) -> None:
-        if self.quiet or text == self._last:
+        """Show ``text``; the live display refreshes its clock on every call, plain lines only on a change."""
+        if self.quiet:
             return
-        self._last = text
         if self._status is not None:
+            self._last = text
             self._status.update(f"{self.title} [{self.elapsed():.0f} s]: {text}")
-        else:
+        elif text != self._last:
+            self._last = text
             self._emit(text)
 
     def _emit(self, text: str) -> None:
