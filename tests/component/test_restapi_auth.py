@@ -131,3 +131,30 @@ def test_the_openapi_document_describes_the_kubernetes_shaped_paths(api_url: str
     assert "/apis/ray.io/v1/namespaces/{namespace}/rayjobs/{name}/log" in doc["paths"]
     assert "RayJob" in doc["components"]["schemas"]
     assert requests.get(f"{api_url}/docs", timeout=10).status_code == 200
+
+
+def test_lists_filter_by_label_selector_and_page_with_limit_and_continue(
+        api_url: str, allowed: tuple[str, str, str]) -> None:
+    ns_ok, _, token = allowed
+    auth = {"Authorization": f"Bearer {token}"}
+    url = f"{api_url}/apis/ray.io/v1/namespaces/{ns_ok}/rayjobs"
+    for name, team in (("a1", "a"), ("a2", "a"), ("b1", "b")):
+        body = {**JOB, "metadata": {"name": name, "labels": {"team": team}}}
+        assert requests.post(url, json=body, headers=auth, timeout=30).status_code == 201
+    first = requests.get(url, params={"limit": 2}, headers=auth, timeout=30).json()
+    assert len(first["items"]) == 2 and first["metadata"]["continue"]
+    rest = requests.get(url, params={"limit": 2, "continue": first["metadata"]["continue"]}, headers=auth,
+                        timeout=30).json()
+    assert sorted(o["metadata"]["name"] for o in first["items"] + rest["items"]) == ["a1", "a2", "b1"]
+    assert not rest["metadata"].get("continue")
+    team_a = requests.get(url, params={"labelSelector": "team=a"}, headers=auth, timeout=30).json()
+    assert sorted(o["metadata"]["name"] for o in team_a["items"]) == ["a1", "a2"]
+
+
+def test_a_body_that_is_not_a_rayjob_is_422_before_anything_is_sent(api_url: str, allowed: tuple[str, str, str],
+                                                                     custom: Any) -> None:
+    ns_ok, _, token = allowed
+    resp = requests.post(f"{api_url}/apis/ray.io/v1/namespaces/{ns_ok}/rayjobs", json={"spec": {"suspend": "maybe"}},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert resp.status_code == 422 and "suspend" in resp.text
+    assert jobs_in(custom, ns_ok) == []

@@ -58,6 +58,16 @@ class Client:
     def connect(cls, kubeconfig: str | None = None, context: str | None = None,
                 namespace: str | None = None) -> Client:
         """Connect like kubectl: explicit kubeconfig/context, else in-cluster, else $KUBECONFIG/~/.kube/config."""
+        from kubernetes import config
+
+        try:
+            return cls._connect(kubeconfig, context, namespace)
+        except config.ConfigException as exc:
+            raise errors.ConfigError(f"no usable Kubernetes configuration: {exc} (pass --kubeconfig/--context, set "
+                                     "KUBECONFIG, or run in a pod)") from None
+
+    @classmethod
+    def _connect(cls, kubeconfig: str | None, context: str | None, namespace: str | None) -> Client:
         from kubernetes import client as k8s
         from kubernetes import config
 

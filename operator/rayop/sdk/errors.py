@@ -51,6 +51,10 @@ class Forbidden(ApiError):
     """RBAC does not allow this request (403)."""
 
 
+class ConfigError(RayopError):
+    """No usable Kubernetes configuration (no kubeconfig, unknown context, not in a pod)."""
+
+
 class NotReady(RayopError):
     """A cluster or job did not get where it was waited for; the message says why (events, pod conditions)."""
 

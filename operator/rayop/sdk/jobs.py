@@ -100,9 +100,12 @@ def submit(client: Client, name: str, entrypoint: str, *, namespace: str | None 
            working_dir: str | None = None, runtime_env: dict[str, Any] | None = None,
            shutdown_after_job_finishes: bool = True, ttl_seconds_after_finished: int = 10,
            active_deadline_seconds: int | None = None, timeout: float = 600, interactive: bool | None = None,
+           submission_id: str | None = None, submit_options: dict[str, Any] | None = None,
            progress: Progress | None = None) -> RayJob:
     """Create the RayJob; interactive (always with ``working_dir``): also upload the directory and submit through
-    Ray's job client once the cluster waits for the job, as ``kubectl ray job submit`` does."""
+    Ray's job client once the cluster waits for the job, as ``kubectl ray job submit`` does. ``submit_options``
+    go to Ray's ``submit_job`` (entrypoint_num_cpus, entrypoint_num_gpus, entrypoint_memory, entrypoint_resources,
+    metadata)."""
     env = dict(runtime_env or {})
     interactive = working_dir is not None if interactive is None else interactive or working_dir is not None
     body = job_body(name, entrypoint, cluster=cluster, cluster_name=cluster_name,
@@ -116,13 +119,14 @@ def submit(client: Client, name: str, entrypoint: str, *, namespace: str | None 
     progress = progress or Progress(f"RayJob {client.ns(namespace)}/{name}", quiet=True)
     obj = _wait_waiting(client, name, namespace, timeout, progress)
     base = dashboard_address(client, obj, namespace)
-    submission_id = f"{name}-{secrets.token_hex(3)}"
+    submission_id = submission_id or f"{name}-{secrets.token_hex(3)}"
     if working_dir:
         env["working_dir"] = working_dir
     progress.update(f"uploading {working_dir} and submitting to {base}" if working_dir else f"submitting to {base}")
     from ray.job_submission import JobSubmissionClient  # Ray's own packaging and upload of working_dir
 
-    JobSubmissionClient(base).submit_job(entrypoint=entrypoint, runtime_env=env, submission_id=submission_id)
+    JobSubmissionClient(base).submit_job(entrypoint=entrypoint, runtime_env=env, submission_id=submission_id,
+                                         **(submit_options or {}))
     return RayJob.parse(client.patch(RAYJOBS, name, {"spec": {"jobId": submission_id}}, namespace))
 
 

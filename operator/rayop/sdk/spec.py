@@ -26,6 +26,7 @@ class ClusterShape:
     gpus: int = 0
     head_cpus: float | str = 1
     head_memory: str = "2Gi"
+    head_gpus: int = 0
     ray_version: str = DEFAULT_RAY_VERSION
     image: str | None = None
     group: str = "workergroup"
@@ -72,7 +73,7 @@ def build_spec(shape: ClusterShape) -> RayClusterSpec:
         "rayVersion": shape.ray_version,
         "headGroupSpec": {
             "rayStartParams": dict(shape.head_ray_start_params),
-            "template": _pod("ray-head", image, _resources(shape.head_cpus, shape.head_memory),
+            "template": _pod("ray-head", image, _resources(shape.head_cpus, shape.head_memory, shape.head_gpus),
                              shape.head_node_selector, HEAD_PORTS),
         },
         "workerGroupSpecs": [worker_group],

@@ -23,6 +23,7 @@ def shape_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help="Ray image (default rayproject/ray:<ray-version>)")
     p.add_argument("--head-cpu", default="2")
     p.add_argument("--head-memory", default="4Gi")
+    p.add_argument("--head-gpu", type=int, default=0)
     p.add_argument("--worker-replicas", type=int, default=1)
     p.add_argument("--worker-cpu", default="2")
     p.add_argument("--worker-memory", default="4Gi")
@@ -36,7 +37,8 @@ def shape_flags(p: argparse.ArgumentParser) -> None:
 def shape_from(args: argparse.Namespace) -> ClusterShape:
     return ClusterShape(
         workers=args.worker_replicas, cpus=args.worker_cpu, memory=args.worker_memory, gpus=args.worker_gpu,
-        head_cpus=args.head_cpu, head_memory=args.head_memory, ray_version=args.ray_version, image=args.image,
+        head_cpus=args.head_cpu, head_memory=args.head_memory, head_gpus=args.head_gpu,
+        ray_version=args.ray_version, image=args.image,
         head_node_selector=key_values(args.head_node_selectors),
         worker_node_selector=key_values(args.worker_node_selectors),
         head_ray_start_params=key_values(args.head_ray_start_params),

@@ -34,6 +34,22 @@ def _runtime_env(args: argparse.Namespace) -> dict[str, object]:
     return env
 
 
+def _submit_options(args: argparse.Namespace) -> dict[str, object]:
+    """kubectl ray job submit's entrypoint flags, as Ray's submit_job arguments."""
+    out: dict[str, object] = {}
+    if args.entrypoint_num_cpus:
+        out["entrypoint_num_cpus"] = args.entrypoint_num_cpus
+    if args.entrypoint_num_gpus:
+        out["entrypoint_num_gpus"] = args.entrypoint_num_gpus
+    if args.entrypoint_memory:
+        out["entrypoint_memory"] = args.entrypoint_memory
+    if args.entrypoint_resources:
+        out["entrypoint_resources"] = json.loads(args.entrypoint_resources)
+    if args.metadata_json:
+        out["metadata"] = json.loads(args.metadata_json)
+    return out
+
+
 def _submit(args: argparse.Namespace) -> int:
     entry = list(args.entrypoint)
     if entry[:1] == ["--"]:
@@ -41,8 +57,8 @@ def _submit(args: argparse.Namespace) -> int:
     if not entry:
         raise ValueError("give the entrypoint after --, e.g. rayop job submit --working-dir . -- python train.py")
     entrypoint = shlex.join(entry)
-    client = connect(args)
-    ns = client.ns(args.namespace)
+    client = None if args.dry_run else connect(args)
+    ns = client.ns(args.namespace) if client else (args.namespace or "default")
     spec: RayClusterSpec | None = None
     if args.file:
         body = yaml.safe_load(Path(args.file).read_text())
@@ -53,12 +69,20 @@ def _submit(args: argparse.Namespace) -> int:
         if not args.cluster:
             spec = build_spec(shape_from(args))
     working_dir = str(Path(args.working_dir).resolve()) if args.working_dir else None
+    if args.dry_run:
+        body = jobs.job_body(name, entrypoint, cluster=spec, cluster_name=args.cluster if spec is None else None,
+                             interactive=True, shutdown_after_job_finishes=not args.keep_cluster,
+                             ttl_seconds_after_finished=args.ttl_seconds_after_finished, namespace=ns)
+        print(json.dumps(body, indent=2) if args.output == "json" else yaml.safe_dump(body, sort_keys=False).rstrip())
+        return 0
+    assert client is not None
     with Progress(f"RayJob {ns}/{name}") as p:
         jobs.submit(client, name, entrypoint, namespace=ns, cluster=spec,
                     cluster_name=args.cluster if spec is None else None, working_dir=working_dir,
                     runtime_env=_runtime_env(args), shutdown_after_job_finishes=not args.keep_cluster,
                     ttl_seconds_after_finished=args.ttl_seconds_after_finished, timeout=args.timeout,
-                    interactive=True, progress=p)
+                    interactive=True, submission_id=args.submission_id, submit_options=_submit_options(args),
+                    progress=p)
     say(f"Submitted RayJob {ns}/{name}")
     if args.no_wait:
         return 0
@@ -132,6 +156,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--keep-cluster", action="store_true", help="do not delete the job's cluster when it finishes")
     s.add_argument("--ttl-seconds-after-finished", type=int, default=10)
     s.add_argument("--no-wait", action="store_true", help="submit and return")
+    s.add_argument("--submission-id", help="Ray job submission id (default <name>-<random>)")
+    s.add_argument("--entrypoint-num-cpus", type=float)
+    s.add_argument("--entrypoint-num-gpus", type=float)
+    s.add_argument("--entrypoint-memory", type=int)
+    s.add_argument("--entrypoint-resources", help="JSON dict of resource name to quantity")
+    s.add_argument("--metadata-json", help="JSON dict of metadata attached to the Ray job")
+    s.add_argument("--dry-run", action="store_true", help="print the RayJob, create nothing")
     s.add_argument("--timeout", type=float, default=600, help="seconds to wait for the cluster")
     shape_flags(s)
     s.add_argument("entrypoint", nargs=argparse.REMAINDER, help="-- COMMAND...")
