@@ -1,7 +1,6 @@
 """A tiny "training" job: four Ray tasks, each importing helper.py from the shipped working directory."""
 
 import ray
-
 from helper import loss
 
 
