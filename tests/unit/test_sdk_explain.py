@@ -83,3 +83,11 @@ def test_the_progress_line_shows_state_workers_and_the_worst_problem() -> None:
     line = progress_line(cluster(readyWorkerReplicas=0, desiredWorkerReplicas=2),
                          [running_ready("head"), unschedulable("worker")])
     assert line.startswith("state pending, head ready, workers 0/2 ready - 1 worker pod Unschedulable (0/7 nodes")
+
+
+def test_a_worker_stuck_in_its_init_container_names_it() -> None:
+    p = pod("worker", conditions=[{"type": "PodScheduled", "status": "True"}])
+    p["status"]["initContainerStatuses"] = [{"name": "wait-gcs-ready", "ready": False, "state": {"running": {}}}]
+    assert pod_problem(p) == ("Initializing", "init container wait-gcs-ready has not finished")
+    assert "1 worker pod Initializing (init container wait-gcs-ready has not finished)" in \
+        explain_not_ready(cluster(), [running_ready("head"), p], [], 300)

@@ -47,6 +47,10 @@ def pod_problem(pod: Obj) -> tuple[str, str] | None:
         if terminated and terminated.get("exitCode", 0) != 0:
             return "Terminated", (f"container {cs.get('name')} exited {terminated.get('exitCode')}"
                                   f" ({terminated.get('reason') or 'Error'})")
+    for cs in status.get("initContainerStatuses") or []:
+        if not cs.get("ready") and ("running" in (cs.get("state") or {}) or "waiting" in (cs.get("state") or {})):
+            # e.g. KubeRay's wait-gcs-ready: a worker waits here until it can reach the head's GCS
+            return "Initializing", f"init container {cs.get('name')} has not finished"
     ready = conditions.get("Ready")
     if status.get("phase") == "Running" and ready and ready.get("status") == "False":
         return "NotReady", ready.get("message") or "readiness probe not passing yet"
