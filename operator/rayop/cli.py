@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     auto = sub.add_parser("autoscaler", help="the autoscaler sidecar (runs in the Ray head pod)")
     auto.add_argument("rest", nargs=argparse.REMAINDER)
     auto.set_defaults(func=_autoscaler)
+
+    from rayop.usercli import api, cluster, job, service, session  # user commands: one register line each
+
+    cluster.register(sub)
+    job.register(sub)
+    service.register(sub)
+    session.register(sub)
+    api.register(sub)
     return parser
 
 

@@ -39,6 +39,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rayop.serve_rollout": ("rayop.api", "rayop.serve_rollout"),  # a library of pure decisions: vocabulary only
     "rayop.local": ("rayop.api", "rayop.kube", "rayop.crdgen", "rayop.local"),
     "rayop.cli": ("rayop",),
+    "rayop.sdk": ("rayop.api", "rayop.sdk"),  # the synchronous user SDK: models only, never the operator
+    "rayop.restapi": ("rayop.api", "rayop.sdk", "rayop.restapi"),  # the REST API is the SDK behind HTTP
+    "rayop.usercli": ("rayop.api", "rayop.sdk", "rayop.restapi", "rayop.usercli"),  # rayop cluster|job|...
 }
 
 
@@ -115,6 +118,8 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.operator.raycluster.controller", "rayop.operator.rayjob.plan"),
     ("rayop.serve_rollout.rollout", "rayop.kube.client"),
     ("rayop.serve_rollout.rollout", "rayop.operator.runtime.children"),
+    ("rayop.sdk.clusters", "rayop.kube.client"),
+    ("rayop.sdk.clusters", "rayop.operator.raycluster.children"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"
