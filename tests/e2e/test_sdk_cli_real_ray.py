@@ -24,7 +24,7 @@ from rayop.sdk.client import Client
 from rayop.sdk.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ROOT / "examples" / "05-job-working-dir"
+PROJECT = ROOT / "examples" / "07-job-working-dir"
 RAYOP = str(Path(sys.executable).with_name("rayop"))
 LOCAL = {"rayop.io/node-type": "local"}
 SMALL_RAY = {"object-store-memory": "80000000"}
