@@ -20,6 +20,8 @@ KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob")
 #: A kind may build on another (a RayJob runs on a RayCluster), never the other way round.
 KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",)}
 SIDECARS = ("rayop.autoscaler", "rayop.gcs_ha", "rayop.serve_rollout")
+#: Libraries (of SIDECARS) a kind builds on: the RayCluster's GCS fault tolerance lives in ``rayop.gcs_ha``.
+KIND_LIBRARIES = {"rayop.operator.raycluster": ("rayop.gcs_ha",)}
 PROCESS = ("rayop.operator.settings", "rayop.operator.metrics")
 
 #: importer prefix -> the rayop prefixes it may import (longest matching importer prefix wins).
@@ -32,7 +34,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rayop.operator.metrics": (),
     "rayop.operator.runtime": ("rayop.api", "rayop.kube", "rayop.operator.runtime", *PROCESS),
     **{kind: ("rayop.api", "rayop.kube", "rayop.operator.builders", "rayop.operator.runtime", *PROCESS, kind,
-              *KIND_DEPENDS.get(kind, ())) for kind in KINDS},
+              *KIND_DEPENDS.get(kind, ()), *KIND_LIBRARIES.get(kind, ())) for kind in KINDS},
     "rayop.operator": ("rayop.api", "rayop.kube", "rayop.operator"),  # main, health, logs: the process
     **{side: ("rayop.api", "rayop.kube", "rayop.operator.runtime", side) for side in SIDECARS},
     "rayop.local": ("rayop.api", "rayop.kube", "rayop.crdgen", "rayop.local"),
@@ -111,6 +113,9 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.kube.client", "rayop.operator.runtime.runner"),
     ("rayop.operator.raycluster.controller", "rayop.operator.main"),
     ("rayop.operator.raycluster.controller", "rayop.operator.rayjob.plan"),
+    ("rayop.operator.rayjob.controller", "rayop.gcs_ha.store"),
+    ("rayop.gcs_ha.store", "rayop.operator.raycluster.controller"),
+    ("rayop.gcs_ha.address", "rayop.operator.builders.gcs_ft"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"

@@ -135,6 +135,21 @@ class RayJobSettings(BaseModel):
     (DELETE_RAYJOB_CR_AFTER_JOB_FINISHES)."""
 
 
+class GcsHaSettings(BaseModel):
+    """GCS fault tolerance with Redis (the RayCluster controller with :mod:`rayop.gcs_ha`)."""
+
+    enable_redis_cleanup: bool = True
+    """Hold ``ray.io/gcs-ft-redis-cleanup-finalizer`` on FT clusters and delete their Redis keys on deletion
+    (KubeRay: ENABLE_GCS_FT_REDIS_CLEANUP)."""
+    probe_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often each FT cluster's Redis is checked (from the poller, never inside a pass)."""
+    probe_timeout_seconds: float = Field(default=3.0, gt=0)
+    """Connect/read timeout of every Redis call the operator makes."""
+    orphan_sweep_interval_seconds: float = Field(default=0.0, ge=0)
+    """Every this many seconds, delete the namespaces rayop registered whose RayCluster is gone (0: off;
+    ``rayop gcs gc`` does it by hand)."""
+
+
 #: Flat names of earlier releases (kwargs and ``RAYOP_<NAME>``) and where they live now.
 LEGACY_FLAT = {
     "api_connections": ("api", "connections"),
@@ -171,6 +186,7 @@ class Settings(BaseSettings):
     leader_election: LeaderElectionSettings = Field(default_factory=LeaderElectionSettings)
     raycluster: RayClusterSettings = Field(default_factory=RayClusterSettings)
     rayjob: RayJobSettings = Field(default_factory=RayJobSettings)
+    gcs_ha: GcsHaSettings = Field(default_factory=GcsHaSettings)
 
     @model_validator(mode="before")
     @classmethod
