@@ -76,6 +76,12 @@ def _autoscaler(args: argparse.Namespace) -> int:
     return autoscaler_main(args.rest)
 
 
+def _gcs(args: argparse.Namespace) -> int:
+    from rayop.gcs_ha.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rayop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     auto = sub.add_parser("autoscaler", help="the autoscaler sidecar (runs in the Ray head pod)")
     auto.add_argument("rest", nargs=argparse.REMAINDER)
     auto.set_defaults(func=_autoscaler)
+
+    from rayop.gcs_ha.cli import add_parser as add_gcs_parser
+
+    add_gcs_parser(sub).set_defaults(func=_gcs)
     return parser
 
 

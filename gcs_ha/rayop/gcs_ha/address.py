@@ -133,3 +133,19 @@ def parse_address(address: str, *, username: str | None = None, password: str | 
         username=username if username is not None else (unquote(parsed.username) if parsed.username else None),
         password=password if password is not None else (unquote(parsed.password) if parsed.password else None),
     )
+
+
+def storage_namespace_of(body: dict[str, Any]) -> str | None:
+    """KubeRay's storage-namespace rule on a raw RayCluster body (None without GCS FT): UID, overridden by the
+    ``ray.io/external-storage-namespace`` annotation, overridden by ``externalStorageNamespace``. The same rule as
+    ``rayop.operator.builders.gcs_ft.external_storage_namespace`` (a unit test holds the two together), on raw bodies
+    so the garbage collector never fails on a cluster whose spec does not parse."""
+    meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    options = spec.get("gcsFaultToleranceOptions")
+    if str(annotations.get("ray.io/ft-enabled", "")).lower() != "true" and options is None:
+        return None
+    namespace = annotations.get("ray.io/external-storage-namespace", meta.get("uid", ""))
+    if isinstance(options, dict) and options.get("externalStorageNamespace"):
+        namespace = options["externalStorageNamespace"]
+    return str(namespace) or None

@@ -79,11 +79,14 @@ class RedisStore:
 
     def _client(self) -> Any:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         t = self.target
+        # No retries inside a call: the caller's backoff and deadline decide when to try again.
         return aioredis.Redis(host=t.host, port=t.port, username=t.username, password=t.password, ssl=t.ssl,
                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                              retry_on_timeout=False, decode_responses=True)
+                              retry=Retry(NoBackoff(), 0), decode_responses=True)
 
     async def _run(self, op: Any) -> Any:
         client = self._client()
