@@ -244,3 +244,12 @@ def test_a_cluster_without_ft_uses_no_storage_namespace() -> None:
     from rayop.gcs_ha.address import storage_namespace_of
 
     assert storage_namespace_of(make_cluster().model_dump(by_alias=True, exclude_none=True)) is None
+
+
+def test_a_head_replaced_between_two_status_writes_is_reported_as_recovered() -> None:
+    running, _ = _recover({}, "head-1", True, "2026-12-02T05:00:00Z")
+    cond, event = recovery.recovery_condition(
+        head_name="head-2", head_ready=True, previous={recovery.HEAD_RECOVERY: running}, previous_head="head-1",
+        storage_namespace="ns", generation=1, now="2026-12-02T05:01:05Z", head_created="2026-12-02T05:01:00Z")
+    assert cond is not None and cond["reason"] == recovery.RECOVERED and "5.0s" in cond["message"]
+    assert cond["lastTransitionTime"] == "2026-12-02T05:01:05Z" and event is not None

@@ -40,21 +40,30 @@ def _seconds_between(start: str, end: str) -> float:
 
 def recovery_condition(*, head_name: str | None, head_ready: bool, previous: dict[str, dict[str, Any]],
                        previous_head: str | None, storage_namespace: str, generation: int,
-                       now: str) -> tuple[dict[str, Any] | None, Event | None]:
-    """This pass's ``HeadRecovery`` condition (None before the head was ever ready) and the event of a change."""
+                       now: str, head_created: str | None = None) -> tuple[dict[str, Any] | None, Event | None]:
+    """This pass's ``HeadRecovery`` condition (None before the head was ever ready) and the event of a change.
+
+    A ready head other than the one the previous status named, while the condition still says True, is a loss
+    no pass saw (the operator was down, or the replacement was ready before the next status write): it is
+    reported as a recovery timed from the new pod's creation (a lower bound of the outage).
+    """
     old = previous.get(HEAD_RECOVERY)
     old_reason = old.get("reason") if old else None
     if head_name is not None and head_ready:
         if old is None:
             return condition(HEAD_RECOVERY, True, RUNNING, f"Head pod {head_name} is ready", generation, now,
                              previous), None
-        if old.get("status") == "True":
+        replaced_unseen = old.get("status") == "True" and previous_head not in (None, head_name)
+        if old.get("status") == "True" and not replaced_unseen:
             return dict(old, observedGeneration=generation), None
-        took = _seconds_between(str(old.get("lastTransitionTime", now)), now)
+        since = head_created if replaced_unseen and head_created else str(old.get("lastTransitionTime", now))
+        took = _seconds_between(since, now)
         message = (f"Head pod {head_name} is ready {took:.1f}s after the head was lost; GCS state restored from "
                    f"Redis storage namespace {storage_namespace!r}, worker pods kept")
-        return (condition(HEAD_RECOVERY, True, RECOVERED, message, generation, now, previous),
-                Event(False, RECOVERED, message))
+        cond = condition(HEAD_RECOVERY, True, RECOVERED, message, generation, now, previous)
+        if replaced_unseen:
+            cond["lastTransitionTime"] = now
+        return cond, Event(False, RECOVERED, message)
     if old is None:
         return None, None  # still starting for the first time: not a failure
     if head_name is None:

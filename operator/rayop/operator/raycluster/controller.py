@@ -140,7 +140,8 @@ class RayClusterController:
         # A pass that only created pods (all it wanted) is always followed by one woken by their watch events (or
         # by the relist after a broken watch); that pass writes the status with the new pods in it, so writing it
         # here too would only add one status write per scale-up (and one round trip to this pass) under load.
-        if not (created_only and not deferred and failure is None) and await ctx.status.write_if_changed(
+        # A GCS-FT change (head lost, Redis unreachable) is written at once: its time is the outage's start.
+        if (ft_events or not (created_only and not deferred and failure is None)) and await ctx.status.write_if_changed(
                 body, status, COMPARED):
             self.gcs.emit(body, ft_events)
         self._record_metrics(body, previous, status)

@@ -117,7 +117,8 @@ class GcsFaultTolerance:
         cond, event = recovery.recovery_condition(
             head_name=head.name if head else None, head_ready=bool(head and head.running_and_ready),
             previous=prev, previous_head=(previous.get("head") or {}).get("podName"),
-            storage_namespace=gcs_ft.external_storage_namespace(cluster), generation=generation, now=now)
+            storage_namespace=gcs_ft.external_storage_namespace(cluster), generation=generation, now=now,
+            head_created=head.created if head else None)
         if cond is not None:
             out.append(cond)
         if event is not None:
