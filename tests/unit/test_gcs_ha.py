@@ -253,3 +253,14 @@ def test_a_head_replaced_between_two_status_writes_is_reported_as_recovered() ->
         storage_namespace="ns", generation=1, now="2026-12-02T05:01:05Z", head_created="2026-12-02T05:01:00Z")
     assert cond is not None and cond["reason"] == recovery.RECOVERED and "5.0s" in cond["message"]
     assert cond["lastTransitionTime"] == "2026-12-02T05:01:05Z" and event is not None
+
+
+@pytest.mark.parametrize(("host", "ref"), [
+    ("redis", ("team", "redis")), ("redis.other", ("other", "redis")), ("redis.other.svc", ("other", "redis")),
+    ("redis.other.svc.cluster.local", ("other", "redis")), ("10.0.0.3", None),
+    ("my.elasticache.amazonaws.com", None),
+])
+def test_service_names_are_recognised_for_routing_outside_the_cluster(host: str, ref: tuple | None) -> None:
+    from rayop.gcs_ha.credentials import service_name
+
+    assert service_name(host, "team") == ref

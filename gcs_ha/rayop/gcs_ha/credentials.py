@@ -8,6 +8,7 @@ misconfigured cluster is explained instead of showing as a crash-looping head.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Protocol
 
 from rayop.kube.client import KubeClient, NotFound
@@ -23,11 +24,30 @@ class ObjectReader(Protocol):
     async def config_map_key(self, namespace: str, name: str, key: str) -> str | None: ...
 
 
-class KubeReader:
-    """:class:`ObjectReader` over the API server (one GET per call: credentials are read rarely)."""
+def service_name(host: str, namespace: str, domain: str = "cluster.local") -> tuple[str, str] | None:
+    """(namespace, Service) when ``host`` is a cluster Service name (``redis``, ``redis.ns``, ``redis.ns.svc``,
+    ``redis.ns.svc.<domain>``); None for IPs and outside names."""
+    if not host or host[0].isdigit() or ":" in host:
+        return None
+    parts = host.split(".")
+    if len(parts) == 1:
+        return namespace, parts[0]
+    if len(parts) == 2 or (len(parts) >= 3 and parts[2] == "svc" and ".".join(parts[3:]) in ("", domain)):
+        return parts[1], parts[0]
+    return None
 
-    def __init__(self, client: KubeClient) -> None:
+
+class KubeReader:
+    """:class:`ObjectReader` over the API server (one GET per call: credentials are read rarely).
+
+    ``route_services``: an operator outside the cluster cannot resolve Service names (cluster DNS) nor reach
+    ClusterIPs, so a Redis given as a Service name is reached at a ready endpoint's pod IP instead, as the RayJob
+    controller reaches a dashboard at the head pod's IP.
+    """
+
+    def __init__(self, client: KubeClient, *, route_services: bool = False) -> None:
         self.client = client
+        self.route_services = route_services
 
     async def secret_key(self, namespace: str, name: str, key: str) -> str | None:
         try:
@@ -46,6 +66,28 @@ class KubeReader:
             return None
         value = (cm.get("data") or {}).get(key)
         return None if value is None else str(value)
+
+    async def route(self, target: RedisTarget, namespace: str) -> RedisTarget:
+        """``target`` with a Service name replaced by a ready endpoint (when routing is on and it is one)."""
+        svc_ref = service_name(target.host, namespace) if self.route_services else None
+        if svc_ref is None:
+            return target
+        ns, name = svc_ref
+        try:
+            svc = await self.client.get("v1", "services", name, ns)
+        except NotFound:
+            return target  # not a Service after all (``host.tld``): the name is looked up as given
+        port_name = next((str(p.get("name") or "") for p in (svc.get("spec") or {}).get("ports") or []
+                          if p.get("port") == target.port), None)
+        slices = await self.client.list("discovery.k8s.io/v1", "endpointslices", ns,
+                                        label_selector=f"kubernetes.io/service-name={name}")
+        for es in slices:
+            port = next((int(p["port"]) for p in es.get("ports") or []
+                         if port_name is not None and str(p.get("name") or "") == port_name and p.get("port")), None)
+            for ep in es.get("endpoints") or []:
+                if (ep.get("conditions") or {}).get("ready") is not False and ep.get("addresses") and port:
+                    return dataclasses.replace(target, host=str(ep["addresses"][0]), port=port)
+        raise RedisConfigError("RedisUnreachable", f"Redis Service {ns}/{name} has no ready endpoint")
 
 
 async def _value(cred: Credential | None, what: str, namespace: str, reader: ObjectReader) -> str | None:
@@ -73,4 +115,6 @@ async def resolve(settings: RedisSettings, namespace: str, reader: ObjectReader)
     address = await _value(settings.address, "address", namespace, reader) or ""
     username = await _value(settings.username, "username", namespace, reader)
     password = await _value(settings.password, "password", namespace, reader)
-    return parse_address(address, username=username or None, password=password or None)
+    target = parse_address(address, username=username or None, password=password or None)
+    route = getattr(reader, "route", None)
+    return await route(target, namespace) if route is not None else target

@@ -62,7 +62,7 @@ class GcsFaultTolerance:
         #: (failed attempts, monotonic time of the last failure) per deleting cluster; lost on restart (harmless:
         #: the deadline is counted from deletionTimestamp, on the object).
         self.attempts: dict[Key, tuple[int, float]] = {}
-        self.reader = KubeReader(ctx.client)
+        self.reader = KubeReader(ctx.client, route_services=not ctx.client.conn.in_cluster)
 
     def _wake(self, key: object) -> None:
         if isinstance(key, tuple) and len(key) == 2:
