@@ -32,13 +32,17 @@ class ProbeOutcome:
 
 
 async def probe(settings: RedisSettings, registration: Registration, reader: ObjectReader,
-                store_for: Callable[[RedisTarget], Store]) -> ProbeOutcome:
-    """Resolve the credentials, ping Redis, register the namespace. Failures are outcomes, not exceptions."""
+                store_for: Callable[[RedisTarget], Store],
+                reached: Callable[[RedisTarget], None] | None = None) -> ProbeOutcome:
+    """Resolve the credentials, ping Redis, register the namespace. Failures are outcomes, not exceptions.
+    ``reached`` learns every Redis that answered (the periodic orphan sweep visits those)."""
     try:
         target = await resolve(settings, registration.namespace, reader)
         store = store_for(target)
         await store.ping(registration.storage_namespace)
         await store.register(registration.storage_namespace, registration.record())
+        if reached is not None:
+            reached(target)
     except (RedisConfigError, RedisFailure) as exc:
         return ProbeOutcome(False, exc.reason, exc.message)
     return ProbeOutcome(True, "RedisReachable", f"Redis at {target.display} answers; GCS storage namespace "

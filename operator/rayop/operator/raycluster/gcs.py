@@ -31,6 +31,7 @@ from rayop.operator.runtime.poller import Poller
 from rayop.operator.runtime.runner import Context
 
 from . import children as C
+from .gcs_sweep import OrphanSweeper
 from .observed import PodView
 
 logger = logging.getLogger("rayop.raycluster.gcs")
@@ -63,6 +64,9 @@ class GcsFaultTolerance:
         #: the deadline is counted from deletionTimestamp, on the object).
         self.attempts: dict[Key, tuple[int, float]] = {}
         self.reader = KubeReader(ctx.client, route_services=not ctx.client.conn.in_cluster)
+        #: Every Redis a probe reached, for the optional periodic orphan sweep (:mod:`.gcs_sweep`).
+        self.reached: set[RedisTarget] = set()
+        self.sweeper = OrphanSweeper(ctx, self.reached, self._store)
 
     def _wake(self, key: object) -> None:
         if isinstance(key, tuple) and len(key) == 2:
@@ -93,7 +97,9 @@ class GcsFaultTolerance:
         settings = redis_settings(cluster)
         registration = Registration(gcs_ft.external_storage_namespace(cluster), cluster.namespace, cluster.name,
                                     cluster.uid, str(cluster.metadata.get("creationTimestamp", "")))
-        self.probes.ensure(key, lambda: probe.probe(settings, registration, self.reader, self._store),
+        self.sweeper.start()
+        self.probes.ensure(key, lambda: probe.probe(settings, registration, self.reader, self._store,
+                                                    self.reached.add),
                            interval=self.settings.probe_interval_seconds,
                            timeout=self.settings.probe_timeout_seconds * 3)
 
@@ -200,5 +206,6 @@ class GcsFaultTolerance:
         self._forget(key)
 
     async def close(self) -> None:
+        await self.sweeper.close()
         await self.probes.close()
         await self.calls.close()
