@@ -80,3 +80,35 @@ def test_gc_without_confirmation_deletes_nothing(redis_server: Any) -> None:
     swept = asyncio.run(run_gc(store, LiveClusters(set(), set()), yes=False, confirm=lambda _: False,
                                out=io.StringIO()))
     assert swept == [] and len(list(redis_server.client().scan_iter(match="RAYgc-keep@*"))) == len(TABLES)
+
+
+def test_the_periodic_sweep_deletes_orphans_of_watched_namespaces_only(redis_server: Any) -> None:
+    """The operator's sweep against a real Redis; the RayCluster cache is a stand-in holding one live cluster."""
+    from types import SimpleNamespace
+
+    from rayop.operator.raycluster.gcs_sweep import OrphanSweeper
+    from rayop.operator.settings import Settings
+
+    class Cache:
+        def __init__(self) -> None:
+            self.synced = asyncio.Event()
+            self.synced.set()
+
+        def items(self) -> list[dict[str, Any]]:
+            return [{"metadata": {"uid": "uid-live"}, "spec": {"gcsFaultToleranceOptions": {}}}]
+
+    store = _store(redis_server)
+    entries = [Registration("sw-gone", "t-a", "gone", "uid-gone"), Registration("sw-live", "t-a", "live", "uid-live"),
+               Registration("sw-elsewhere", "other", "gone", "uid-other")]
+    for entry in entries:
+        asyncio.run(store.register(entry.storage_namespace, entry.record()))
+        _seed(redis_server, entry.storage_namespace)
+    cache = Cache()
+    runtime = SimpleNamespace(informers=SimpleNamespace(get=lambda _: cache), watched=lambda ns: ns.startswith("t-"))
+    ctx = SimpleNamespace(runtime=runtime, settings=Settings(gcs_ha={"orphan_sweep_interval_seconds": 60}))
+    sweeper = OrphanSweeper(ctx, {store.target}, lambda t: RedisStore(t, timeout=1))  # type: ignore[arg-type]
+    assert asyncio.run(sweeper.sweep_once()) == 1
+    r = redis_server.client()
+    assert list(r.scan_iter(match="RAYsw-gone@*")) == []
+    assert len(list(r.scan_iter(match="RAYsw-live@*"))) == len(TABLES)
+    assert len(list(r.scan_iter(match="RAYsw-elsewhere@*"))) == len(TABLES)
