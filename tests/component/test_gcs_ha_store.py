@@ -16,6 +16,15 @@ from rayop.gcs_ha.store import REGISTRY_KEY, RedisFailure, RedisStore
 TABLES = ("KV", "NODE", "ACTOR", "ACTOR_TASK_SPEC", "JOB", "WORKERS", "JobCounter")
 
 
+@pytest.fixture(scope="module")
+def redis_server() -> Any:
+    """This module's own Redis: its registry assertions must not see the registrations of the operator tests."""
+    from tests.support.redis_server import redis_server as start
+
+    with start() as server:
+        yield server
+
+
 def _seed(redis_server: Any, ns: str) -> None:
     r = redis_server.client()
     for table in TABLES:
