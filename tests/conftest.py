@@ -119,7 +119,8 @@ def operator(control_plane: Any) -> Iterator[Any]:
     # images (the host venv is every image, and it holds rayop), so naming one makes sidecars run rayop's autoscaler;
     # tests of Ray's own autoscaler select it through autoscalerOptions, as a KubeRay user would.
     settings = Settings(kubeconfig=str(control_plane.kubeconfig), namespaces=["t-*"], health_port=0,
-                        metrics_port=0, log_format="plain", resync_seconds=30, autoscaler_image="rayop-local")
+                        metrics_port=0, log_format="plain", resync_seconds=30, autoscaler_image="rayop-local",
+                        gcs_ha={"probe_interval_seconds": 1.0, "probe_timeout_seconds": 1.0})
     stop, ready = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
@@ -138,3 +139,12 @@ def operator(control_plane: Any) -> Iterator[Any]:
     thread.join(30)
     if errors:
         raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real redis-server on loopback (random port, password ``tests.support.redis_server.PASSWORD``)."""
+    from tests.support.redis_server import redis_server as start
+
+    with start() as server:
+        yield server

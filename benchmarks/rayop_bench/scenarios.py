@@ -22,7 +22,7 @@ from .observe import BENCH_LABEL, ClusterPods, Key, Watcher
 from .operators import Driver, Peer
 from .sampler import TreeSampler, cpu_seconds, mib
 
-SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load")
+SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "gcs-ft")
 NAMESPACE = "bench"
 WARMUP_NAMESPACE = "bench-warmup"
 GROUP = "workers"

@@ -76,6 +76,12 @@ def _autoscaler(args: argparse.Namespace) -> int:
     return autoscaler_main(args.rest)
 
 
+def _gcs(args: argparse.Namespace) -> int:
+    from rayop.gcs_ha.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rayop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     service.register(sub)
     session.register(sub)
     api.register(sub)
+
+    from rayop.gcs_ha.cli import add_parser as add_gcs_parser
+
+    add_gcs_parser(sub).set_defaults(func=_gcs)
     return parser
 
 

@@ -21,6 +21,8 @@ KINDS = ("rayop.operator.raycluster", "rayop.operator.rayjob", "rayop.operator.r
 KIND_DEPENDS = {"rayop.operator.rayjob": ("rayop.operator.raycluster",),
                 "rayop.operator.rayservice": ("rayop.operator.raycluster", "rayop.serve_rollout")}
 SIDECARS = ("rayop.autoscaler", "rayop.gcs_ha", "rayop.serve_rollout")
+#: Libraries (of SIDECARS) a kind builds on: the RayCluster's GCS fault tolerance lives in ``rayop.gcs_ha``.
+KIND_LIBRARIES = {"rayop.operator.raycluster": ("rayop.gcs_ha",)}
 PROCESS = ("rayop.operator.settings", "rayop.operator.metrics")
 
 #: importer prefix -> the rayop prefixes it may import (longest matching importer prefix wins).
@@ -33,7 +35,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rayop.operator.metrics": (),
     "rayop.operator.runtime": ("rayop.api", "rayop.kube", "rayop.operator.runtime", *PROCESS),
     **{kind: ("rayop.api", "rayop.kube", "rayop.operator.builders", "rayop.operator.runtime", *PROCESS, kind,
-              *KIND_DEPENDS.get(kind, ())) for kind in KINDS},
+              *KIND_DEPENDS.get(kind, ()), *KIND_LIBRARIES.get(kind, ())) for kind in KINDS},
     "rayop.operator": ("rayop.api", "rayop.kube", "rayop.operator"),  # main, health, logs: the process
     **{side: ("rayop.api", "rayop.kube", "rayop.operator.runtime", side) for side in SIDECARS},
     "rayop.serve_rollout": ("rayop.api", "rayop.serve_rollout"),  # a library of pure decisions: vocabulary only
@@ -120,6 +122,9 @@ def test_production_never_imports_the_local_mode() -> None:
     ("rayop.serve_rollout.rollout", "rayop.operator.runtime.children"),
     ("rayop.sdk.clusters", "rayop.kube.client"),
     ("rayop.sdk.clusters", "rayop.operator.raycluster.children"),
+    ("rayop.operator.rayjob.controller", "rayop.gcs_ha.store"),
+    ("rayop.gcs_ha.store", "rayop.operator.raycluster.controller"),
+    ("rayop.gcs_ha.address", "rayop.operator.builders.gcs_ft"),
 ])
 def test_a_wrong_import_is_caught(importer: str, target: str, tmp_path: Path) -> None:
     path = tmp_path / "m.py"

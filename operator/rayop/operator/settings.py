@@ -152,6 +152,7 @@ class KubeflowSettings(BaseModel):
     max_pod_creates_per_pass: int = Field(default=200, ge=1)
     """Pods one pass of one job may create."""
 
+
 class RayServiceSettings(BaseModel):
     """The RayService controller (KubeRay's env names in the field docs)."""
 
@@ -169,6 +170,21 @@ class RayServiceSettings(BaseModel):
     max_polls_in_flight: int = Field(default=16, ge=1)
     requeue_seconds: float = Field(default=30.0, gt=0)
     """A RayService with nothing pending is looked at again after this long (changes wake it at once)."""
+
+
+class GcsHaSettings(BaseModel):
+    """GCS fault tolerance with Redis (the RayCluster controller with :mod:`rayop.gcs_ha`)."""
+
+    enable_redis_cleanup: bool = True
+    """Hold ``ray.io/gcs-ft-redis-cleanup-finalizer`` on FT clusters and delete their Redis keys on deletion
+    (KubeRay: ENABLE_GCS_FT_REDIS_CLEANUP)."""
+    probe_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often each FT cluster's Redis is checked (from the poller, never inside a pass)."""
+    probe_timeout_seconds: float = Field(default=3.0, gt=0)
+    """Connect/read timeout of every Redis call the operator makes."""
+    orphan_sweep_interval_seconds: float = Field(default=0.0, ge=0)
+    """Every this many seconds, delete the namespaces rayop registered whose RayCluster is gone (0: off;
+    ``rayop gcs gc`` does it by hand)."""
 
 
 #: Flat names of earlier releases (kwargs and ``RAYOP_<NAME>``) and where they live now.
@@ -209,6 +225,7 @@ class Settings(BaseSettings):
     rayjob: RayJobSettings = Field(default_factory=RayJobSettings)
     rayservice: RayServiceSettings = Field(default_factory=RayServiceSettings)
     kubeflow: KubeflowSettings = Field(default_factory=KubeflowSettings)
+    gcs_ha: GcsHaSettings = Field(default_factory=GcsHaSettings)
 
     @model_validator(mode="before")
     @classmethod

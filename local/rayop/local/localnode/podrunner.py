@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import expand, launcher, netns, status
+from . import expand, images, launcher, netns, status
 from .kube import ApiError, pod_path
 from .probes import Prober
 from .runtime import NodeInfo, Runtime, default_path, host_tmp_roots
@@ -230,6 +230,13 @@ class PodRunner:
             launcher.Mount(str(etc / "profile"), "/etc/profile", is_file=True),
             *self.volumes.mounts_for(ctr, env),
         ]
+        stand_in = images.stand_in_for(ctr.get("image", ""))
+        for i, path in enumerate(stand_in.writable if stand_in else ()):
+            if any(m.target.rstrip("/") == path.rstrip("/") for m in mounts):
+                continue  # a volume the pod mounts there wins, as over the image's directory
+            private = cdir / f"image-path-{i}"
+            private.mkdir(exist_ok=True)
+            mounts.append(launcher.Mount(str(private), path))
         keep = []
         for i, host in enumerate(host_tmp_roots()):
             staging = cdir / f"host-tmp-{i}"
@@ -240,7 +247,7 @@ class PodRunner:
             netns=self.netns,
             argv=argv,
             hostname=self.pod["spec"].get("hostname") or self.name,
-            working_dir=ctr.get("workingDir", ""),
+            working_dir=ctr.get("workingDir", "") or (stand_in.working_dir if stand_in else ""),
             mounts=mounts,
             keep_host=keep,
             cgroup_procs=[str(cg / "cgroup.procs")] if cg else [],

@@ -4,7 +4,9 @@ Order as in KubeRay: skip foreign ``managedBy``; parse and validate (a bad spec 
 ``SpecValid=False`` condition naming the field, and no retry until the spec changes); the children of
 :func:`children.desired_children`, each checked against its cache on every pass; then the pods of
 :func:`pods_plan.plan_pods`; then the status, written only when it changed in substance. No finalizer: children
-are owned and garbage-collected, as in KubeRay.
+are owned and garbage-collected, as in KubeRay — except with GCS fault tolerance, where :mod:`.gcs` holds
+KubeRay's Redis cleanup finalizer (per object, through the runtime's ``finalizer_for``) and adds the
+``RedisReachable`` and ``HeadRecovery`` conditions.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from rayop.operator.runtime.runner import Context
 from rayop.operator.runtime.status import now_rfc3339
 
 from . import children as C
+from .gcs import GcsFaultTolerance
 from .observed import PodView
 from .pods import apply_pod_plan
 from .pods_plan import plan_pods
@@ -54,6 +57,9 @@ class RayClusterController:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.options = ctx.settings.raycluster.build_options(OPERATOR_VERSION)
+        self.gcs = GcsFaultTolerance(ctx)
+        self.finalizer_for = self.gcs.finalizer_for
+        self.finalizer_deadline = self.gcs.finalizer_deadline
 
     def watches(self) -> Sequence[Watch]:
         return (C.PODS, C.SERVICES)
@@ -65,13 +71,14 @@ class RayClusterController:
         return needs_pass_on_change(old, new)
 
     async def finalize(self, obj: dict[str, Any]) -> Result:
-        return Result.done()
+        return await self.gcs.finalize(obj)
 
     def forget(self, key: Key, obj: dict[str, Any]) -> None:
         self.ctx.metrics.forget_cluster(key[1], key[0], obj.get("metadata", {}).get("uid", ""))
+        self.gcs.forget(key)
 
     async def close(self) -> None:
-        pass
+        await self.gcs.close()
 
     async def _pods(self, cluster: RayCluster) -> list[PodView]:
         pods = await self.ctx.cache(C.PODS)
@@ -124,13 +131,19 @@ class RayClusterController:
             pods = await self._pods(cluster)
             suspending, suspended = suspend_flags(cluster, pods, previous)
         head_service = (await ctx.cache(C.SERVICES)).get(cluster.namespace, names.head_service_name(cluster))
-        status = compute_status(cluster, pods, head_service, previous, now=now_rfc3339(), suspending=suspending,
+        now = now_rfc3339()
+        status = compute_status(cluster, pods, head_service, previous, now=now, suspending=suspending,
                                 suspended=suspended, failure=failure)
+        self.gcs.observe(cluster)
+        ft_conditions, ft_events = self.gcs.conditions(cluster, pods, previous, now)
+        status["conditions"] += ft_conditions
         # A pass that only created pods (all it wanted) is always followed by one woken by their watch events (or
         # by the relist after a broken watch); that pass writes the status with the new pods in it, so writing it
         # here too would only add one status write per scale-up (and one round trip to this pass) under load.
-        if not (created_only and not deferred and failure is None):
-            await ctx.status.write_if_changed(body, status, COMPARED)
+        # A GCS-FT change (head lost, Redis unreachable) is written at once: its time is the outage's start.
+        if (ft_events or not (created_only and not deferred and failure is None)) and await ctx.status.write_if_changed(
+                body, status, COMPARED):
+            self.gcs.emit(body, ft_events)
         self._record_metrics(body, previous, status)
         if failure is not None:
             return Result.failed(failure.message)

@@ -178,7 +178,7 @@ class ControllerRunner:
         controller = self.controller
         if not controller.is_mine(body):
             return Result.done()
-        finalizer = controller.finalizer
+        finalizer = self._finalizer_of(body)
         deleting = bool(body.get("metadata", {}).get("deletionTimestamp"))
         if finalizer is None:
             return Result.done() if deleting else await controller.reconcile(body)
@@ -191,8 +191,17 @@ class ControllerRunner:
             body = updated
         return await controller.reconcile(body)
 
+    def _finalizer_of(self, body: Body) -> str | None:
+        """The class's finalizer, or the object's own when the kind decides per object (``finalizer_for``: the
+        RayCluster holds one only with GCS fault tolerance)."""
+        per_object = getattr(self.controller, "finalizer_for", None)
+        return per_object(body) if per_object is not None else self.controller.finalizer
+
     async def _finalize(self, body: Body, finalizer: str) -> Result:
         deadline = self.runtime.settings.queue.finalizer_deadline_seconds
+        per_object = getattr(self.controller, "finalizer_deadline", None)
+        if per_object is not None:
+            deadline = per_object(body, deadline)
         elapsed = seconds_since_deletion(body, dt.datetime.now(dt.UTC))
         result = Result.failed("finalizer deadline passed")
         if elapsed < deadline:
