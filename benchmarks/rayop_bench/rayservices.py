@@ -73,6 +73,8 @@ async def answers(url: str, version: str, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     last = ""
     while True:
+        if not await asyncio.to_thread(serveload.stays_on_this_machine, host):
+            raise RuntimeError(f"{host} is not routed to the local node: not sending requests there")
         sample = await asyncio.to_thread(serveload.request_once, host, int(port), "/", 3.0)
         if sample.ok and sample.version == version:
             return time.monotonic()

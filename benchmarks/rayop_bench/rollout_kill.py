@@ -56,6 +56,7 @@ from rayop.kube.config import from_kubeconfig
 
 from .rayservices import V1, V2, example, upgrade_to
 from .rollout_watch import RolloutWatch
+from .serveload import stays_on_this_machine
 
 STEPS = ("before-pending-create", "after-pending-create", "after-config-apply", "after-switch")
 #: A short lease, so the restarted operator takes over quickly from the one it replaces (killed without release).
@@ -180,7 +181,7 @@ class ConfigAudit:
         while True:
             for cluster in self.watch.alive():
                 ip = await self._head_ip(cluster)
-                if ip:
+                if ip and await asyncio.to_thread(stays_on_this_machine, ip):
                     details = await asyncio.to_thread(_serve_details, ip)
                     if details is not None:
                         self.reads += 1

@@ -8,7 +8,9 @@ example app answers ``{"version": ..., "pod": ...}``). A failed request is a fai
 
 The load is bounded in count and time and stops by itself (``max_requests``, ``max_seconds``); its target is the
 ClusterIP of a Service on this machine's local node (reached from the host through the node's DNAT), never anything
-outside this machine.
+outside this machine: :func:`stays_on_this_machine` is checked before the first request and every second after, and
+the load stops when the route leaves the machine (the local node's routes to the Service range go with its agent;
+without them a ClusterIP would go to the default gateway).
 
 :func:`summarize` turns the samples and the moment of the spec change into the figures of the ``rayservice``
 scenario: requests, failures, p50/p99 latency, and how long after the change the old version still answered and
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import ipaddress
 import json
 import statistics
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -78,6 +82,29 @@ def request_once(host: str, port: int, path: str, timeout: float) -> Sample:
     return Sample(start, time.monotonic(), ok, version, pod, error)
 
 
+#: Where a target may be routed: loopback, or the local node's bridge (``rayop.local.localnode.network_plan``).
+LOCAL_DEVICES = ("lo", "rayop0")
+
+
+def route_device(output: str) -> str:
+    """The ``dev`` of one ``ip route get`` answer ("" if it names none)."""
+    words = output.split()
+    return words[words.index("dev") + 1] if "dev" in words[:-1] else ""
+
+
+def stays_on_this_machine(host: str) -> bool:
+    """True if packets to ``host`` stay on this machine: a loopback address, or one the kernel routes onto the local
+    node's bridge (pods, and the Service range while the agent runs)."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if addr.is_loopback:
+        return True
+    out = subprocess.run(["ip", "route", "get", str(addr)], capture_output=True, text=True, check=False)
+    return out.returncode == 0 and route_device(out.stdout) in LOCAL_DEVICES
+
+
 @dataclass
 class LoadGenerator:
     """``concurrency`` threads sending requests to ``url`` at ``rate`` requests/s in all (0 = as fast as answers
@@ -100,14 +127,25 @@ class LoadGenerator:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.started = 0.0
+        self.stopped_by_guard = False
 
     def start(self) -> LoadGenerator:
+        if not stays_on_this_machine(self._host):
+            raise ValueError(f"{self._host} is not routed to loopback or the local node's bridge: refusing to load it")
         self.started = time.monotonic()
         for i in range(self.concurrency):
             t = threading.Thread(target=self._worker, args=(i,), daemon=True, name=f"serveload-{i}")
             t.start()
             self._threads.append(t)
+        threading.Thread(target=self._guard, daemon=True, name="serveload-guard").start()
         return self
+
+    def _guard(self) -> None:
+        """Stop the load as soon as the target would leave the machine (the local node went away)."""
+        while not self._stop.wait(1.0):
+            if not stays_on_this_machine(self._host):
+                self.stopped_by_guard = True
+                self._stop.set()
 
     def mark(self, label: str) -> float:
         """Record a moment (e.g. ``change``: the spec was changed) on the load's clock; returns it."""

@@ -109,3 +109,18 @@ def test_the_generator_records_every_request_to_a_loopback_server_and_which_vers
     assert got["requests"] == len(samples) >= 40
     assert set(got["answers"]) == {"v1", "v2"}
     assert got["new_only_s"] is not None and got["new_only_s"] < 0.2
+
+
+def test_the_route_device_is_read_from_ip_route_get() -> None:
+    from benchmarks.rayop_bench.serveload import route_device
+
+    assert route_device("10.96.0.57 dev rayop0 src 10.233.0.1 uid 0 \n    cache \n") == "rayop0"
+    assert route_device("10.96.0.57 via 192.0.2.1 dev eth0 src 192.0.2.2 uid 0") == "eth0"
+    assert route_device("unreachable") == ""
+
+
+def test_loopback_stays_on_the_machine_and_a_name_is_refused() -> None:
+    from benchmarks.rayop_bench.serveload import stays_on_this_machine
+
+    assert stays_on_this_machine("127.0.0.1")
+    assert not stays_on_this_machine("example.invalid")
