@@ -181,7 +181,8 @@ class ConfigAudit:
         while True:
             for cluster in self.watch.alive():
                 ip = await self._head_ip(cluster)
-                if ip and await asyncio.to_thread(stays_on_this_machine, ip):
+                local: bool = bool(ip) and await asyncio.to_thread(stays_on_this_machine, ip)
+                if local:
                     details = await asyncio.to_thread(_serve_details, ip)
                     if details is not None:
                         self.reads += 1
