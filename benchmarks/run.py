@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.write(args.report, scenario, records, command))
         return 0
     default = "rayop,kuberay" if args.scenario.startswith(("rayjob", "rayservice")) else ",".join(OPERATORS)
+    if args.scenario == "rayservice-restarts":
+        default = "rayop"  # it kills and restarts the operator's process
     peers = [p for item in (args.operator or [default]) for p in item.split(",") if p]
     unknown = [p for p in peers if p not in OPERATORS]
     if unknown:

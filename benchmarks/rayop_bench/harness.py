@@ -34,7 +34,8 @@ def needs_local_node(scenario: str, params: Params) -> bool:
     """``rayjob`` runs real Ray on a local node; ``rayjob-load`` needs one only for KubeRay in a pod, and then
     starts it for every peer alike (the agent's own CPU is part of the machine's load); ``rayservice`` serves
     from real Ray on it."""
-    return scenario in ("rayjob", "rayservice") or (scenario == "rayjob-load" and params.kuberay_in_cluster)
+    return (scenario in ("rayjob", "rayservice", "rayservice-restarts")
+            or (scenario == "rayjob-load" and params.kuberay_in_cluster))
 
 
 def node_shapes(params: Params) -> tuple[NodeShape, ...]:

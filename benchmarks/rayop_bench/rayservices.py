@@ -165,4 +165,42 @@ async def rayservice(ctx: Context) -> dict[str, Any]:
     return out
 
 
-RAYSERVICE_RUNNERS = {"rayservice": rayservice}
+async def rayservice_restarts(ctx: Context) -> dict[str, Any]:
+    """rayop only: the example's upgrade four times (v1 → v2 → v1 ...), the operator SIGKILLed at one rollout step
+    each time and restarted (:mod:`.rollout_kill`); every check's outcome is a figure."""
+    from .rollout_kill import STEPS, RestartableComponent, kill_at_step_with
+
+    if ctx.peer.name != "rayop" or ctx.peer.component is None:
+        raise ValueError("rayservice-restarts kills and restarts the operator process: rayop on the host only")
+    p = ctx.params
+    await _require_crd(ctx.client, ctx.peer.name)
+    name = example(V1)[1]["metadata"]["name"]
+    watch = RolloutWatch(ctx.client, NAMESPACE, name)
+    await watch.start()
+    try:
+        await apply_example(ctx.client, V1)
+        await watch.wait(lambda: watch.ready() and bool(watch.selected()), p.timeout, f"RayService {name} Ready")
+    finally:
+        await watch.stop()
+    operator = RestartableComponent(ctx.peer.component)
+    out: dict[str, Any] = {"steps": list(STEPS)}
+    target = V2
+    passed = 0
+    for step in STEPS:
+        check = await kill_at_step_with(ctx.client, operator, step, NAMESPACE, to=target, timeout=p.timeout)
+        key = step.replace("-", "_")
+        out[f"{key}_ok"] = check.ok
+        out[f"{key}_hit"] = check.hit
+        out[f"{key}_done_s"] = check.done_s
+        out[f"{key}_max_clusters"] = check.max_clusters
+        out[f"{key}_check"] = {**check.__dict__, "ok": check.ok}
+        passed += check.ok
+        ctx.log(f"killed at {step} ({'hit' if check.hit else 'late'}, {check.killed_s}s after the change): "
+                f"{'ok' if check.ok else 'FAILED ' + '; '.join(check.problems)}; done at {check.done_s}s, "
+                f"at most {check.max_clusters} clusters, versions seen {check.seen_versions}")
+        target = V1 if target == V2 else V2
+    out["steps_ok"] = passed
+    return out
+
+
+RAYSERVICE_RUNNERS = {"rayservice": rayservice, "rayservice-restarts": rayservice_restarts}

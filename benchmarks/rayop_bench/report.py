@@ -62,6 +62,12 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
                    ("max_clusters", "RayClusters at once, at most"), ("ready_s", "apply → first answer (s)"),
                    ("upgrade_operator_cpu_s", "operator CPU during the upgrade (s)"),
                    ("peak_rss_mib", "operator peak RSS (MiB)"), ("api_writes", "API writes during the scenario")],
+    "rayservice-restarts": [
+        ("steps_ok", "rollouts that passed every check (of 4) ↑"),
+        *[(f"{k}_{f}", f"killed {k.replace('_', ' ')}: {label}") for k in
+          ("before_pending_create", "after_pending_create", "after_config_apply", "after_switch")
+          for f, label in (("ok", "ok"), ("hit", "kill hit the step"), ("done_s", "rollout done after change (s)"),
+                           ("max_clusters", "RayClusters at once"))]],
     "smoke": [("ready_s", "all clusters ready (s)"), ("pods_per_s", "pods/s ↑"), ("latency_p50_s", "churn p50 (s)"),
               ("latency_p99_s", "churn p99 (s)"), ("operator_cpu_s", "operator CPU (s)"),
               ("peak_rss_mib", "operator peak RSS (MiB)")],

@@ -110,6 +110,35 @@ class ProcessOperator:
             self._comp.stop()
 
 
+@dataclass
+class RestartableComponent:
+    """An operator already running as a :class:`~rayop.local.controlplane.processes.Component` (the benchmark's
+    rayop peer): killed, then started again with the same command line, log and health port."""
+
+    comp: Any
+    health_timeout: float = 60.0
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.comp.process.pid, signal.SIGKILL)
+        self.comp.process.wait(10)
+
+    def start(self) -> None:
+        self.comp.start()
+        argv = list(self.comp.argv)
+        port = argv[argv.index("--health-port") + 1] if "--health-port" in argv else ""
+        deadline = time.monotonic() + self.health_timeout
+        while port:
+            self.comp.check_alive()
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                                      timeout=2) as resp:
+                if resp.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.comp.name} not healthy again:\n{self.comp.log_tail()}")
+            time.sleep(0.2)
+
+
 def step_reached(step: str, *, old: set[str], alive: list[str], pending: str, pending_apps: dict[str, Any],
                  selected: str) -> bool:
     """Whether a rollout away from the ``old`` clusters has reached ``step`` (pure; see the module's table)."""
@@ -230,12 +259,22 @@ async def kill_at_step(kubeconfig: Path, operator: OperatorProcess, step: str, n
                        down_seconds: float = 3.0, timeout: float = 400.0) -> RolloutCheck:
     """Change the serving RayService of ``namespace`` to the spec of ``to``, SIGKILL the operator once ``step`` is
     seen, start it again ``down_seconds`` later, and check the rollout (:class:`RolloutCheck`)."""
+    client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-rollout-kill")
+    try:
+        return await kill_at_step_with(client, operator, step, namespace, to=to, down_seconds=down_seconds,
+                                       timeout=timeout)
+    finally:
+        await client.close()
+
+
+async def kill_at_step_with(client: KubeClient, operator: OperatorProcess, step: str, namespace: str, *,
+                            to: Path = V2, down_seconds: float = 3.0, timeout: float = 400.0) -> RolloutCheck:
+    """:func:`kill_at_step` with a client of the caller's (the benchmark's)."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; choose from {', '.join(STEPS)}")
     new_version = _version_of(to)
     old_version = _version_of(V1 if to == V2 else V2)
     name = example(to)[1]["metadata"]["name"]
-    client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-rollout-kill")
     watch = RolloutWatch(client, namespace, name)
     check = RolloutCheck(step)
     audit = ConfigAudit(client, namespace, watch)
@@ -273,7 +312,6 @@ async def kill_at_step(kubeconfig: Path, operator: OperatorProcess, step: str, n
     finally:
         await audit.stop()
         await watch.stop()
-        await client.close()
     check.max_clusters = watch.max_clusters
     check.clusters = sorted(watch.clusters)
     check.serving = watch.selected()

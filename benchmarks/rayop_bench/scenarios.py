@@ -22,7 +22,8 @@ from .observe import BENCH_LABEL, ClusterPods, Key, Watcher
 from .operators import Driver, Peer
 from .sampler import TreeSampler, cpu_seconds, mib
 
-SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "rayservice")
+SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "rayservice",
+             "rayservice-restarts")
 NAMESPACE = "bench"
 WARMUP_NAMESPACE = "bench-warmup"
 GROUP = "workers"
