@@ -25,9 +25,10 @@ ever ran the wrong config: every live cluster's Serve applications are read from
 the end, and a cluster that existed before the change must never show the new version's ``args.version``, one
 created after it never the old one.
 
-Usage (``asyncio.run`` from a sync test)::
+Usage (``asyncio.run`` from a sync test; in the test suite, a ``private_namespace`` that the session's in-process
+operator does not watch, as ``tests/e2e/test_rayjob_restarts_real_ray.py`` does)::
 
-    op = ProcessOperator(kubeconfig, logdir, ["-n", namespace])
+    op = ProcessOperator(control_plane.kubeconfig, tmp_path, ["-n", namespace])
     op.start()
     ...  # apply examples/05-rayservice-local/rayservice.yaml in `namespace`, wait for Ready
     check = asyncio.run(kill_at_step(kubeconfig, op, "after-config-apply", namespace, to=V2))
