@@ -53,7 +53,7 @@ crds-check: venv
 
 ## Benchmarks vs KubeRay and the bare-client ceiling (benchmarks/README.md).
 ## E.g. make bench BENCH_SCENARIO=fairness BENCH_ARGS="--operator rayop,kuberay"; the RayJob scenarios
-## (rayjob, rayjob-load) start a local node, hence sysdeps.
+## (rayjob, rayjob-load) and rayservice start a local node, hence sysdeps.
 BENCH_SCENARIO ?= burst
 BENCH_ARGS ?=
 bench: venv tools sysdeps

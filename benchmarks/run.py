@@ -29,7 +29,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--scenario", choices=SCENARIOS, default="smoke")
     ap.add_argument("--operator", action="append", default=None,
                     help=f"peer(s), repeatable or comma-separated: {', '.join(OPERATORS)} (default: all; "
-                         "rayop,kuberay for the rayjob scenarios)")
+                         "rayop,kuberay for the rayjob and rayservice scenarios)")
     ap.add_argument("--out", type=Path, default=Path("results"))
     ap.add_argument("--report", type=Path, metavar="DIR", help="only rewrite table/plot of a finished run")
     ap.add_argument("--keep-going", action="store_true", help="run the remaining peers if one fails")
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         scenario, records = report.load(args.report)
         print(report.write(args.report, scenario, records, command))
         return 0
-    default = "rayop,kuberay" if args.scenario.startswith("rayjob") else ",".join(OPERATORS)
+    default = "rayop,kuberay" if args.scenario.startswith(("rayjob", "rayservice")) else ",".join(OPERATORS)
+    if args.scenario == "rayservice-restarts":
+        default = "rayop"  # it kills and restarts the operator's process
     peers = [p for item in (args.operator or [default]) for p in item.split(",") if p]
     unknown = [p for p in peers if p not in OPERATORS]
     if unknown:

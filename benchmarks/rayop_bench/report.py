@@ -52,6 +52,22 @@ HEADLINES: dict[str, list[tuple[str, str]]] = {
                     ("jobs_running_s", "all jobs Running after create (s)"),
                     ("jobs_setup_operator_cpu_s", "operator CPU until all jobs Running (s)"),
                     ("peak_rss_mib", "operator peak RSS (MiB)"), *HARNESS_HEALTH],
+    "rayservice": [("requests", "requests during the upgrade ↑"), ("failed", "failed requests"),
+                   ("p50_ms", "latency p50 (ms)"), ("p99_ms", "latency p99 (ms)"), ("max_ms", "latency max (ms)"),
+                   ("pending_created_s", "change → new cluster created (s)"),
+                   ("switch_s", "change → serve Service switched (s)"),
+                   ("last_old_s", "change → last old-version answer (s)"),
+                   ("new_only_s", "change → new version only (s)"),
+                   ("old_gone_s", "change → old cluster gone: upgrade duration (s)"),
+                   ("max_clusters", "RayClusters at once, at most"), ("ready_s", "apply → first answer (s)"),
+                   ("upgrade_operator_cpu_s", "operator CPU during the upgrade (s)"),
+                   ("peak_rss_mib", "operator peak RSS (MiB)"), ("api_writes", "API writes during the scenario")],
+    "rayservice-restarts": [
+        ("steps_ok", "rollouts that passed every check (of 4) ↑"),
+        *[(f"{k}_{f}", f"killed {k.replace('_', ' ')}: {label}") for k in
+          ("before_pending_create", "after_pending_create", "after_config_apply", "after_switch")
+          for f, label in (("ok", "ok"), ("hit", "kill hit the step"), ("done_s", "rollout done after change (s)"),
+                           ("max_clusters", "RayClusters at once"))]],
     "smoke": [("ready_s", "all clusters ready (s)"), ("pods_per_s", "pods/s ↑"), ("latency_p50_s", "churn p50 (s)"),
               ("latency_p99_s", "churn p99 (s)"), ("operator_cpu_s", "operator CPU (s)"),
               ("peak_rss_mib", "operator peak RSS (MiB)")],

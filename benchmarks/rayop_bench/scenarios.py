@@ -22,7 +22,8 @@ from .observe import BENCH_LABEL, ClusterPods, Key, Watcher
 from .operators import Driver, Peer
 from .sampler import TreeSampler, cpu_seconds, mib
 
-SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "gcs-ft")
+SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "gcs-ft", "rayservice",
+             "rayservice-restarts")
 NAMESPACE = "bench"
 WARMUP_NAMESPACE = "bench-warmup"
 GROUP = "workers"
@@ -57,6 +58,11 @@ class Params:
     #: rayjob-load: HTTPMode keeps every job Running (polling a dead dashboard); in K8sJobMode kwok completes the
     #: submitter pod at once (its pod-complete stage), so each job ends about 30 s later (submitter done, no job).
     rayjob_load_mode: str = "HTTPMode"
+    rayservice_rate: float = 50.0  # rayservice: requests/s through the serve Service (each on a new connection)
+    rayservice_concurrency: int = 4  # rayservice: load threads (requests in flight at most)
+    rayservice_warm: float = 15.0  # rayservice: seconds of load before the upgrade
+    rayservice_settle: float = 5.0  # rayservice: only the new version answers for this long = "new version only"
+    rayservice_tail: float = 5.0  # rayservice: seconds of load after the old cluster is gone
 
     @classmethod
     def smoke(cls) -> Params:
