@@ -46,6 +46,18 @@ def target_dirs(root: Path) -> list[Path]:
     return [root / "crds", root / "helm" / "rayop" / "crds"]
 
 
+#: CRD groups the chart installs only on request (a template under ``kubeflow-crds/``, value
+#: ``kubeflow.installCRDs``): Helm installs everything in ``crds/`` unconditionally, and a cluster may already run
+#: Kubeflow's own training-operator with these CRDs.
+OPTIONAL_CHART_GROUPS = {"kubeflow.org": "kubeflow-crds"}
+
+
+def destinations(root: Path, name: str) -> list[Path]:
+    """Where one generated CRD file goes: ``crds/`` and the chart (``crds/``, or its optional folder)."""
+    chart_dir = OPTIONAL_CHART_GROUPS.get(name.split("_", 1)[0], "crds")
+    return [root / "crds" / name, root / "helm" / "rayop" / chart_dir / name]
+
+
 def rendered() -> dict[str, str]:
     """File name → YAML text for every CRD."""
     k8s = load_k8s_schemas()
@@ -59,10 +71,9 @@ def rendered() -> dict[str, str]:
 def generate(root: Path | None = None) -> list[Path]:
     root = root or repo_root()
     written = []
-    for directory in target_dirs(root):
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, text in rendered().items():
-            path = directory / name
+    for name, text in rendered().items():
+        for path in destinations(root, name):
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             written.append(path)
     return written
@@ -72,9 +83,8 @@ def check(root: Path | None = None) -> list[str]:
     """Problems (missing/stale files, with a short diff); empty when the committed CRDs match the models."""
     root = root or repo_root()
     problems = []
-    for directory in target_dirs(root):
-        for name, text in rendered().items():
-            path = directory / name
+    for name, text in rendered().items():
+        for path in destinations(root, name):
             if not path.exists():
                 problems.append(f"{path} is missing; run `rayop crds generate`")
                 continue
@@ -83,4 +93,10 @@ def check(root: Path | None = None) -> list[str]:
                 diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), str(path), "generated",
                                                  lineterm="", n=1))
                 problems.append(f"{path} is stale; run `rayop crds generate`\n" + "\n".join(diff[:40]))
+    expected = {path for name in rendered() for path in destinations(root, name)}
+    chart = root / "helm" / "rayop"
+    for folder in ("crds", *OPTIONAL_CHART_GROUPS.values()):
+        for path in sorted((chart / folder).glob("*.yaml")):
+            if path not in expected:
+                problems.append(f"{path} is not generated from a model (a hand copy?); remove it")
     return problems

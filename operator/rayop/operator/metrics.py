@@ -44,6 +44,9 @@ class OperatorMetrics:
         self.job_execution_seconds = Gauge(
             "kuberay_job_execution_duration_seconds", "Seconds from a RayJob's startTime to Complete/Failed/Retrying.",
             (*_LABELS, "job_deployment_status", "retry_count"), registry=registry)
+        self.leader = Gauge("leader_election_master_status",
+                            "1 while this process holds the leader Lease (client-go's name), else 0.", ("name",),
+                            registry=registry)
         self._job_state: dict[tuple[str, str, str], str] = {}
         self._owner: dict[tuple[str, str, str], str] = {}
         self._condition: dict[tuple[str, str, str], str] = {}
@@ -96,6 +99,16 @@ class OperatorMetrics:
             self.job_info.remove(*key)
         if key in self._job_state:
             self.job_deployment_status.remove(*key, self._job_state.pop(key))
+
+    def forget_objects(self) -> None:
+        """Leadership ended: drop every per-object series, so a standby never reports objects it no longer
+        reconciles (the next term re-observes them from a fresh LIST)."""
+        for gauge in (self.cluster_info, self.condition_provisioned, self.provisioned_seconds, self.job_info,
+                      self.job_deployment_status, self.job_execution_seconds):
+            gauge.clear()
+        for state in (self._job_state, self._owner, self._condition):
+            state.clear()
+        self._provisioned.clear()
 
     def serve(self, port: int) -> None:
         """Serve ``/metrics`` on ``port`` (in a background thread); 0 does nothing."""
