@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
+from kubernetes import client, watch
 
 from rayop.local.controlplane.tools import bin_dir
 from rayop.operator.main import lease_name
@@ -148,6 +148,18 @@ def _workers(core: Any, namespace: str, name: str) -> list[Any]:
             if p.metadata.labels["ray.io/node-type"] == "worker" and not p.metadata.deletion_timestamp]
 
 
+def _log(local_node: Any, pod: Any) -> str:
+    """The operator container's log, as the local node wrote it (its kubelet keeps it under the pod's dir)."""
+    path = local_node.cfg.state_dir / "pods" / pod.metadata.uid / "logs" / "rayop" / "0.log"
+    return path.read_text() if path.exists() else ""
+
+
+def _logs(local_node: Any, core: Any) -> str:
+    """Every operator pod's log tail, for a failure message."""
+    return "\n".join(f"== {p.metadata.name}\n{_log(local_node, p)[-3000:]}"
+                     for p in core.list_namespaced_pod(OPS, label_selector=OPERATOR_PODS).items)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,10 +201,12 @@ def test_installed_operator_runs_on_the_local_node_in_cluster_and_takes_the_leas
     assert pod.spec.service_account_name == "rayop-rayop"
     env = {e.name for e in pod.spec.containers[0].env}
     assert "KUBECONFIG" not in env  # in-cluster config: the ServiceAccount token the API server mounted
-    assert wait_for(lambda: _holder_pod(api_client, core, OPS, release), timeout=60, what="Lease holder") \
-        == pod.metadata.name
-    log = local_node.cfg.state_dir / "pods" / pod.metadata.uid / "logs" / "rayop" / "0.log"
-    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    try:
+        holder = wait_for(lambda: _holder_pod(api_client, core, OPS, release), timeout=90, what="Lease holder")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_logs(local_node, core)}") from exc
+    assert holder == pod.metadata.name
+    lines = [line for line in _log(local_node, pod).splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]  # JSON by default in-cluster
     assert any(r["message"] == "became leader" for r in records)
     assert not any("healthz" in line for line in lines)  # probed every 5-10 s, never logged
@@ -277,7 +291,7 @@ def test_namespaced_install_serves_team_a_only_and_cannot_read_team_b(
 
 
 def test_two_replicas_one_leads_and_deleting_the_leader_hands_over_with_a_scale_up_served(
-        release: str, tools: Tools, api_client: Any, core: Any, custom: Any) -> None:
+        release: str, tools: Tools, api_client: Any, core: Any, custom: Any, local_node: Any) -> None:
     tools.helm("upgrade", "rayop", str(CHART), "-n", OPS, "--reuse-values", "--set", "replicas=2", "--wait",
                "--timeout", "3m")
     custom.create_namespaced_custom_object("ray.io", "v1", APPS, "rayclusters", _kwok_cluster(workers=1))
@@ -285,18 +299,24 @@ def test_two_replicas_one_leads_and_deleting_the_leader_hands_over_with_a_scale_
     wait_for(lambda: len([p for p in _operator_pods(core) if _ready(p)]) == 2, timeout=60, what="2 ready replicas")
     leader = _holder_pod(api_client, core, OPS, release)
     assert leader
-    standby = next(p.metadata.name for p in _operator_pods(core) if p.metadata.name != leader)
-    transitions = _lease(api_client, OPS, release).spec.lease_transitions or 0
+    before = _lease(api_client, OPS, release)
+    transitions = before.spec.lease_transitions or 0
 
     deleted = time.monotonic()
     core.delete_namespaced_pod(leader, OPS)  # SIGTERM: the leader releases the Lease on its way out
     _scale(custom, APPS, KWOK, 3)  # made while leadership moves
-    holders = []
-    while time.monotonic() - deleted < 30 and _holder_pod(api_client, core, OPS, release) != standby:
-        holders.append(_lease(api_client, OPS, release).spec.holder_identity or "")
-        time.sleep(0.1)
-    print(f"the standby led {time.monotonic() - deleted:.1f} s after the leader's pod was deleted")
-    assert _holder_pod(api_client, core, OPS, release) == standby
+    # Every write of the Lease from here on, through a watch (a poll could miss the short released state).
+    holders = []  # the standby or the Deployment's replacement pod takes it, whichever asks first once released
+    stream = watch.Watch().stream(client.CoordinationV1Api(api_client).list_namespaced_lease, OPS,
+                                  field_selector=f"metadata.name={release}",
+                                  resource_version=before.metadata.resource_version, timeout_seconds=30)
+    for event in stream:
+        holders.append(event["object"].spec.holder_identity or "")
+        if holders[-1] not in ("", before.spec.holder_identity):
+            break
+    successor = _holder_pod(api_client, core, OPS, release)
+    print(f"{successor} led {time.monotonic() - deleted:.1f} s after the leader's pod was deleted")
+    assert successor not in (None, leader), (holders, _logs(local_node, core))
     assert "" in holders  # released on SIGTERM, not left to expire
     assert (_lease(api_client, OPS, release).spec.lease_transitions or 0) == transitions + 1
     wait_for(lambda: len(_workers(core, APPS, KWOK)) == 3, timeout=60, what="3 workers")
@@ -313,7 +333,7 @@ def test_helm_upgrade_while_a_cluster_scales_rolls_with_one_leader_and_no_duplic
 
     def sample() -> None:
         while not done.is_set():
-            pods = _operator_pods(core)
+            pods = core.list_namespaced_pod(OPS, label_selector=OPERATOR_PODS).items  # terminating ones too
             leaders = sum(_is_leader(p.status.pod_ip) for p in pods if p.status.pod_ip)
             available = apps.read_namespaced_deployment("rayop-rayop", OPS).status.available_replicas or 0
             samples.append((leaders, available, len(_workers(core, APPS, KWOK))))

@@ -83,7 +83,8 @@ def check(root: Path | None = None) -> list[str]:
     """Problems (missing/stale files, with a short diff); empty when the committed CRDs match the models."""
     root = root or repo_root()
     problems = []
-    for name, text in rendered().items():
+    generated = rendered()
+    for name, text in generated.items():
         for path in destinations(root, name):
             if not path.exists():
                 problems.append(f"{path} is missing; run `rayop crds generate`")
@@ -93,10 +94,13 @@ def check(root: Path | None = None) -> list[str]:
                 diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), str(path), "generated",
                                                  lineterm="", n=1))
                 problems.append(f"{path} is stale; run `rayop crds generate`\n" + "\n".join(diff[:40]))
-    expected = {path for name in rendered() for path in destinations(root, name)}
+    return problems + hand_copies(root, set(generated))
+
+
+def hand_copies(root: Path, generated: set[str]) -> list[str]:
+    """CRD files in the chart that no model generates: the chart must never carry a hand-made copy."""
+    expected = {path for name in generated for path in destinations(root, name)}
     chart = root / "helm" / "rayop"
-    for folder in ("crds", *OPTIONAL_CHART_GROUPS.values()):
-        for path in sorted((chart / folder).glob("*.yaml")):
-            if path not in expected:
-                problems.append(f"{path} is not generated from a model (a hand copy?); remove it")
-    return problems
+    return [f"{path} is not generated from a model (a hand copy?); remove it"
+            for folder in ("crds", *OPTIONAL_CHART_GROUPS.values())
+            for path in sorted((chart / folder).glob("*.yaml")) if path not in expected]
