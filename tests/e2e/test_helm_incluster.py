@@ -213,11 +213,16 @@ def test_installed_operator_runs_on_the_local_node_in_cluster_and_takes_the_leas
 
 
 def test_example_cluster_becomes_ready_and_runs_a_task_through_ray_client(
-        release: str, custom: Any, core: Any) -> None:
+        release: str, custom: Any, core: Any, local_node: Any) -> None:
     body = yaml.safe_load(EXAMPLE.read_text())
     name = body["metadata"]["name"]
     custom.create_namespaced_custom_object("ray.io", "v1", APPS, "rayclusters", body)
-    cluster = wait_ready(custom, APPS, name, timeout=240)
+    try:
+        cluster = wait_ready(custom, APPS, name, timeout=300)
+    except AssertionError as exc:
+        pods = [(p.metadata.name, p.spec.node_name, p.status.phase, _ready(p)) for p in cluster_pods(core, APPS, name)]
+        raise AssertionError(f"{exc}\nstatus={get_cluster(custom, APPS, name).get('status')}\npods={pods}\n"
+                             f"{_logs(local_node, core)}") from exc
     worker = next(p for p in cluster_pods(core, APPS, name) if p.metadata.labels["ray.io/node-type"] == "worker")
     for _ in range(3):  # the head's per-client server can start slowly on 2 busy cores, as in the demo
         out = subprocess.run([sys.executable, "-c", CLIENT, f"ray://{cluster['status']['head']['podIP']}:10001"],
