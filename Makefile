@@ -19,11 +19,12 @@ venv: $(STAMP)
 tools: venv
 	$(BIN)/rayop dev tools
 
-## Debian packages the local node and the tests need (netns/veth, iptables DNAT, conntrack, redis-server).
+## Debian packages the local node and the tests need (netns/veth, iptables DNAT, conntrack, redis-server, prometheus).
 sysdeps:
 	@command -v redis-server >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null \
-	  && command -v conntrack >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq redis-server iproute2 iptables conntrack curl >/dev/null)
+	  && command -v conntrack >/dev/null && command -v prometheus >/dev/null || (apt-get update -qq \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server iproute2 iptables conntrack curl >/dev/null \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
 	@# The MPIJob real run: OpenMPI, sshd/ssh and Debian's mpi4py (for the system python3 that matches its openmpi).
 	@command -v mpirun >/dev/null && test -x /usr/sbin/sshd && /usr/bin/python3 -c "import mpi4py" 2>/dev/null \
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

@@ -49,16 +49,16 @@ def target_dirs(root: Path) -> list[Path]:
     return [root / "crds", root / "helm" / "rayop" / "crds"]
 
 
-#: CRD groups the chart installs only on request (``kubeflow.crds.install``: a cluster may already run Kubeflow's
-#: training-operator and own these CRDs). Helm always installs ``crds/``, so these go to a directory a gated
-#: template reads instead.
-OPTIONAL_GROUPS = {"kubeflow.org": Path("helm") / "rayop" / "kubeflow-crds"}
+#: CRD groups the chart installs only on request (a template under ``kubeflow-crds/``, value
+#: ``kubeflow.installCRDs``): Helm installs everything in ``crds/`` unconditionally, and a cluster may already run
+#: Kubeflow's own training-operator with these CRDs.
+OPTIONAL_CHART_GROUPS = {"kubeflow.org": "kubeflow-crds"}
 
 
-def dirs_for(root: Path, name: str) -> list[Path]:
-    """Where the CRD file ``name`` (``{group}_{plural}.yaml``) is written."""
-    optional = OPTIONAL_GROUPS.get(name.split("_", 1)[0])
-    return [root / "crds", root / optional] if optional else target_dirs(root)
+def destinations(root: Path, name: str) -> list[Path]:
+    """Where one generated CRD file goes: ``crds/`` and the chart (``crds/``, or its optional folder)."""
+    chart_dir = OPTIONAL_CHART_GROUPS.get(name.split("_", 1)[0], "crds")
+    return [root / "crds" / name, root / "helm" / "rayop" / chart_dir / name]
 
 
 def rendered() -> dict[str, str]:
@@ -75,9 +75,8 @@ def generate(root: Path | None = None) -> list[Path]:
     root = root or repo_root()
     written = []
     for name, text in rendered().items():
-        for directory in dirs_for(root, name):
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / name
+        for path in destinations(root, name):
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             written.append(path)
     return written
@@ -87,9 +86,9 @@ def check(root: Path | None = None) -> list[str]:
     """Problems (missing/stale files, with a short diff); empty when the committed CRDs match the models."""
     root = root or repo_root()
     problems = []
-    for name, text in rendered().items():
-        for directory in dirs_for(root, name):
-            path = directory / name
+    generated = rendered()
+    for name, text in generated.items():
+        for path in destinations(root, name):
             if not path.exists():
                 problems.append(f"{path} is missing; run `rayop crds generate`")
                 continue
@@ -98,4 +97,13 @@ def check(root: Path | None = None) -> list[str]:
                 diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(), str(path), "generated",
                                                  lineterm="", n=1))
                 problems.append(f"{path} is stale; run `rayop crds generate`\n" + "\n".join(diff[:40]))
-    return problems
+    return problems + hand_copies(root, set(generated))
+
+
+def hand_copies(root: Path, generated: set[str]) -> list[str]:
+    """CRD files in the chart that no model generates: the chart must never carry a hand-made copy."""
+    expected = {path for name in generated for path in destinations(root, name)}
+    chart = root / "helm" / "rayop"
+    return [f"{path} is not generated from a model (a hand copy?); remove it"
+            for folder in ("crds", *OPTIONAL_CHART_GROUPS.values())
+            for path in sorted((chart / folder).glob("*.yaml")) if path not in expected]

@@ -115,6 +115,7 @@ async def _lead(settings: Settings, client: KubeClient, health: Health, metrics:
     try:
         runners = await start_controllers(await available_controllers(runtime), runtime)
         health.role = "leader"
+        metrics.leader.labels(lease_name(settings)).set(1)
         _set(ready_flag)
         if elector is None:
             await stop
@@ -127,8 +128,10 @@ async def _lead(settings: Settings, client: KubeClient, health: Health, metrics:
         return True
     finally:
         health.role = "standby" if elector is not None else "stopping"
+        metrics.leader.labels(lease_name(settings)).set(0)
         for runner in runners:
             await runner.close()
+        metrics.forget_objects()
         await informers.stop()
 
 
@@ -149,6 +152,7 @@ async def operator_main(settings: Settings, *, stop_flag: Flag | None = None, re
     stop = asyncio.create_task(_wait_flag(stop_flag), name="stop-flag")
     site = await serve_health(health, settings.health_port) if settings.health_port else None
     metrics.serve(settings.metrics_port)
+    metrics.leader.labels(lease_name(settings)).set(0)
     elector: LeaderElector | None = None
     if settings.leader_election.enabled:
         le = settings.leader_election

@@ -51,6 +51,9 @@ class OperatorMetrics:
             "kuberay_service_condition_upgrade_in_progress", "UpgradeInProgress condition of each RayService.",
             (*_LABELS, "condition"), registry=registry)
         self._service_conditions: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.leader = Gauge("leader_election_master_status",
+                            "1 while this process holds the leader Lease (client-go's name), else 0.", ("name",),
+                            registry=registry)
         self._job_state: dict[tuple[str, str, str], str] = {}
         self._owner: dict[tuple[str, str, str], str] = {}
         self._condition: dict[tuple[str, str, str], str] = {}
@@ -130,6 +133,17 @@ class OperatorMetrics:
                 self.service_ready.remove(*key, previous[0])
             with contextlib.suppress(KeyError):
                 self.service_upgrading.remove(*key, previous[1])
+
+    def forget_objects(self) -> None:
+        """Leadership ended: drop every per-object series, so a standby never reports objects it no longer
+        reconciles (the next term re-observes them from a fresh LIST)."""
+        for gauge in (self.cluster_info, self.condition_provisioned, self.provisioned_seconds, self.job_info,
+                      self.job_deployment_status, self.job_execution_seconds, self.service_info,
+                      self.service_ready, self.service_upgrading):
+            gauge.clear()
+        for state in (self._job_state, self._owner, self._condition, self._service_conditions):
+            state.clear()
+        self._provisioned.clear()
 
     def serve(self, port: int) -> None:
         """Serve ``/metrics`` on ``port`` (in a background thread); 0 does nothing."""

@@ -140,7 +140,7 @@ class KubeflowSettings(BaseModel):
 
     enabled: bool | None = None
     """Run them: true, false, or unset (default) for "when the API server serves kubeflow.org/v1": the chart
-    installs the CRDs only with ``kubeflow.crds.install``, and a cluster running Kubeflow's own training-operator
+    installs the CRDs only with ``kubeflow.installCRDs``, and a cluster running Kubeflow's own training-operator
     keeps it (then set ``managed_by`` apart)."""
     managed_by: list[str] = Field(default_factory=lambda: ["", "kubeflow.org/training-operator"])
     """``spec.runPolicy.managedBy`` values this operator acts on (unset counts as "")."""
