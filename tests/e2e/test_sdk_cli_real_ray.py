@@ -95,7 +95,7 @@ def test_a_notebook_runs_a_ray_task_through_the_client_address(shared: Shared) -
     assert shared.session is not None
     address = shared.session.client_address
     assert address.startswith("ray://") and address.endswith(":10001")
-    ray.init(address)
+    shared.session.connect()  # ray.init(address), retrying a client server that failed to start (seen in CI)
     try:
         assert ray.get(ray.remote(lambda x: x * 2).remote(21)) == 42
     finally:
@@ -217,7 +217,7 @@ def test_scale_waits_for_the_new_worker_and_leaving_the_block_deletes_the_cluste
     assert shared.session is not None
     cluster = shared.session.scale(2, timeout=240)
     assert cluster.status is not None and cluster.status.ready_worker_replicas == 2
-    ray.init(shared.session.client_address)
+    shared.session.connect()
     try:
         assert ray.cluster_resources().get("CPU") == 2.0
     finally:

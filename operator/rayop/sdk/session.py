@@ -38,6 +38,23 @@ class Session:
     def dashboard_address(self) -> str:
         return str(self.addresses.require().dashboard_address)
 
+    def connect(self, attempts: int = 5, **init_kwargs: Any) -> Any:
+        """``ray.init(self.client_address)``, retried the way a notebook user would: each new Ray client gets its
+        own client server, started by the head's proxier, and on a loaded head that start can fail ("Starting Ray
+        client server failed") even right after another client connected. Returns what ``ray.init`` returns."""
+        import time
+
+        import ray
+
+        for attempt in range(1, attempts + 1):
+            try:
+                return ray.init(self.client_address, **init_kwargs)
+            except ConnectionError as exc:  # the proxier's failure arrives as ConnectionAbortedError
+                if attempt == attempts or "Starting Ray client server failed" not in str(exc):
+                    raise
+                time.sleep(2.0 * attempt)
+        raise AssertionError("unreachable")
+
     def get(self) -> RayCluster:
         return clusters.get(self.client, self.name, self.namespace)
 
