@@ -49,7 +49,7 @@ def local_node(control_plane: Any) -> Iterator[Any]:
 
     agent = Agent(AgentConfig(kubeconfig=str(control_plane.kubeconfig), nodes=1, backoff_initial=1.0,
                               state_dir=Path("/var/lib/rayop-localnode-test")))
-    deadline = time.monotonic() + 480
+    deadline = time.monotonic() + 1800
     while True:  # another test run on this machine may hold the node: queue behind it rather than fail
         try:
             agent.start()
