@@ -98,6 +98,22 @@ def test_clusterip_follows_selector_change(kube: Any, ns: str) -> None:
     print(f"\nselector change → traffic switched in {switched:.2f}s")
 
 
+def test_a_second_agent_refused_by_the_lock_leaves_the_running_nodes_service_rules_alone(
+        kube: Any, ns: str, agent: Any) -> None:
+    from rayop.local.localnode.agent import Agent
+
+    create_pod(kube, ns, _web_pod("kept", {"app": "kept"}))
+    wait_ready(kube, ns, "kept")
+    svc = kube.create(f"/api/v1/namespaces/{ns}/services", _service("kept", {"app": "kept"}))
+    url = f"http://{svc['spec']['clusterIP']}/who"
+    wait(lambda: _http_get(url)[1] == "kept\n", 10, "ClusterIP → kept")
+    second = Agent(agent.cfg)
+    with pytest.raises(RuntimeError, match="another local node agent"):
+        second.start()
+    second.stop()  # what `python -m rayop.local.localnode` does when its start fails
+    assert _http_get(url) == (200, "kept\n")
+
+
 def test_in_cluster_service_account_lists_pods(kube: Any, ns: str) -> None:
     rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns
     kube.create(

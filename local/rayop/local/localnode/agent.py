@@ -135,8 +135,14 @@ class Agent:
         )
 
     def stop(self) -> None:
-        """Stop everything that was started (safe after a failed or partial start)."""
+        """Stop everything that was started (safe after a failed or partial start).
+
+        An agent that never took the machine's lock touches nothing: the host's nat chains, bridge and pod cgroups
+        belong to the agent holding it, and removing them from here once left a running node's Services without a
+        single rule (a second ``python -m rayop.local.localnode`` exiting on the lock, while tests ran)."""
         self._stop.set()
+        if self._lockfh is None:
+            return
         with self._lock:
             runners = list(self.runners.values())
         threads = [
@@ -180,6 +186,8 @@ class Agent:
         try:
             fcntl.flock(self._lockfh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            self._lockfh.close()
+            self._lockfh = None
             raise RuntimeError(
                 f"another local node agent is running on this machine (lock {LOCK_FILE})"
             ) from None
