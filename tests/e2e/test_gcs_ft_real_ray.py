@@ -3,11 +3,8 @@ apply it (its redis Deployment included), the head pod deleted twice; each time 
 from Redis, the detached actor on the worker keeps its counter, a Serve app answers, and the workers are the same
 pods. Deleting the cluster then removes every ``RAY<uid>@*`` key Ray wrote.
 
-PENDING (not collected: the file name does not start with ``test_``). In both runs on 2026-12-02 the sample's redis
-pod was Ready on the local node (its ``/data`` from the stand-in table) but the cluster never got ready: at the
-failure the local node's ``RAYOP-SERVICES`` nat chain held 0 rules, so the head could no longer reach Redis through
-its ClusterIP nor the DNS stand-in (``Redis is disconnected``, then ``Failed to resolve DNS for redis:6379``).
-Rename to ``test_gcs_ft_real_ray.py`` once Service routing on the local node holds for the whole run.
+Two kills keep the suite affordable; the ten kills of the acceptance, with recovery times beside KubeRay's, are the
+``gcs-ft`` bench scenario (``make bench BENCH_SCENARIO=gcs-ft BENCH_ARGS="--operator rayop,kuberay"``).
 """
 
 from __future__ import annotations
