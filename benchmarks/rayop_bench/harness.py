@@ -27,15 +27,16 @@ from .rayjobs import RAYJOB_RUNNERS
 from .rayservices import RAYSERVICE_RUNNERS
 from .sampler import TreeSampler, mib
 from .scenarios import NAMESPACE, RUNNERS, WARMUP_NAMESPACE, Context, Params, ensure_namespace, params_dict, warm_up
+from .serve_ft import SERVE_FT_RUNNERS
 
-ALL_RUNNERS = {**RUNNERS, **RAYJOB_RUNNERS, **GCS_FT_RUNNERS, **RAYSERVICE_RUNNERS}
+ALL_RUNNERS = {**RUNNERS, **RAYJOB_RUNNERS, **GCS_FT_RUNNERS, **RAYSERVICE_RUNNERS, **SERVE_FT_RUNNERS}
 
 
 def needs_local_node(scenario: str, params: Params) -> bool:
     """``rayjob`` runs real Ray on a local node; ``rayjob-load`` needs one only for KubeRay in a pod, and then
     starts it for every peer alike (the agent's own CPU is part of the machine's load); ``rayservice`` serves
     from real Ray on it."""
-    return (scenario in ("rayjob", "gcs-ft", "rayservice", "rayservice-restarts")
+    return (scenario in ("rayjob", "gcs-ft", "rayservice", "rayservice-restarts", "rayservice-gcs-ft")
             or (scenario == "rayjob-load" and params.kuberay_in_cluster))
 
 

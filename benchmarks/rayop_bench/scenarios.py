@@ -23,7 +23,7 @@ from .operators import Driver, Peer
 from .sampler import TreeSampler, cpu_seconds, mib
 
 SCENARIOS = ("burst", "fairness", "steady", "churn", "smoke", "rayjob", "rayjob-load", "gcs-ft", "rayservice",
-             "rayservice-restarts")
+             "rayservice-restarts", "rayservice-gcs-ft")
 NAMESPACE = "bench"
 WARMUP_NAMESPACE = "bench-warmup"
 GROUP = "workers"
