@@ -1,5 +1,5 @@
-"""KubeRay's external-Redis sample applied as its users apply it (every document), and the Ray client scripts that
-check a detached actor and a Serve app across head restarts. Shared by the e2e test and the ``gcs-ft`` bench."""
+"""KubeRay's external-Redis sample applied as its users apply it (every document), and the ``gcs-ft`` bench's Ray
+client scripts that check a detached actor and a Serve app across head restarts, for the e2e test."""
 
 from __future__ import annotations
 
@@ -11,40 +11,16 @@ from typing import Any
 
 import yaml
 
+from benchmarks.rayop_bench.gcs_ft import INCREMENT as GCS_INCREMENT
+from benchmarks.rayop_bench.gcs_ft import SETUP as GCS_SETUP
+
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "kuberay-samples" / "ray-cluster.external-redis.yaml"
 LOCAL = {"rayop.io/node-type": "local"}
 REDIS_PASSWORD = "5241590000000000"  # the sample's
 
-#: Create the sample's detached actor (num_cpus=1: only the worker has CPUs) and a Serve app on the worker (0 CPUs,
-#: so it fits beside the actor); print the counter's first value.
-SETUP = """
-import sys, ray
-from ray import serve
-ray.init(sys.argv[1], namespace="default_namespace", logging_level="ERROR")
-@ray.remote(num_cpus=1)
-class Counter:
-    def __init__(self):
-        self.value = 0
-    def increment(self):
-        self.value += 1
-        return self.value
-c = Counter.options(name="counter_actor", lifetime="detached").remote()
-print(ray.get(c.increment.remote(), timeout=120))
-@serve.deployment(ray_actor_options={"num_cpus": 0})
-def hello(request):
-    return "hello from serve"
-serve.start(http_options={"host": "0.0.0.0", "location": "EveryNode"})
-serve.run(hello.bind(), route_prefix="/")
-ray.shutdown()
-"""
-
-#: The sample's increment_counter.py, through the Ray client.
-INCREMENT = """
-import sys, ray
-ray.init(sys.argv[1], namespace="default_namespace", logging_level="ERROR")
-print(ray.get(ray.get_actor("counter_actor").increment.remote(), timeout=120))
-ray.shutdown()
-"""
+#: The Ray client scripts are the bench's (one copy): SETUP creates the sample's detached actor on the worker and a
+#: Serve app and prints the counter's first value; INCREMENT is the sample's increment_counter.py.
+SETUP, INCREMENT = GCS_SETUP, GCS_INCREMENT
 
 
 def sample_docs(*, local: bool = True) -> list[dict[str, Any]]:
