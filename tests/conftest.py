@@ -8,7 +8,6 @@ Run a fast subset with ``pytest -m unit``.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,17 +46,10 @@ def local_node(control_plane: Any) -> Iterator[Any]:
     ``nodeSelector: {rayop.io/node-type: local}``. Only one agent can run per machine."""
     from rayop.local.localnode.agent import Agent, AgentConfig
 
+    # Another test run or bench on this machine may hold the node: queue behind it rather than fail.
     agent = Agent(AgentConfig(kubeconfig=str(control_plane.kubeconfig), nodes=1, backoff_initial=1.0,
-                              state_dir=Path("/var/lib/rayop-localnode-test")))
-    deadline = time.monotonic() + 1800
-    while True:  # another test run on this machine may hold the node: queue behind it rather than fail
-        try:
-            agent.start()
-            break
-        except RuntimeError as exc:
-            if "another local node agent" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(5)
+                              state_dir=Path("/var/lib/rayop-localnode-test"), lock_wait=1800))
+    agent.start()
     try:
         yield agent
     finally:

@@ -44,26 +44,21 @@ PROBE_PORT = 8082
 def start_local_node(cp: ControlPlane, logdir: Path, wait: float = 1200.0) -> Component:
     """One local node agent as a subprocess, returned once its node is Ready.
 
-    Only one agent can run on a machine (a lock): if a test run holds it, wait for it rather than fail.
+    Only one agent can run on a machine (a lock): if a test run holds it, the agent queues for it (``--lock-wait``).
     """
-    deadline = time.monotonic() + wait
-    while True:
-        comp = Component("rayop-localnode", [
-            sys.executable, "-m", "rayop.local.localnode", "--kubeconfig", str(cp.kubeconfig), "--nodes", "1",
-            "--state-dir", str(STATE_DIR), "--restart-backoff", "1",
-        ], logdir / "rayop-localnode.log")
-        comp.start()
-        node_deadline = time.monotonic() + 60
-        while comp.alive() and cp.ready_nodes("local") < 1 and time.monotonic() < node_deadline:
-            time.sleep(0.2)
-        if comp.alive() and cp.ready_nodes("local") >= 1:
-            return comp
-        tail = comp.log_tail()
-        comp.stop()
-        if "another local node agent" not in tail or time.monotonic() > deadline:
-            raise RuntimeError(f"local node not Ready:\n{tail}")
-        print("another local node agent runs on this machine; waiting for it", file=sys.stderr, flush=True)
-        time.sleep(10)
+    comp = Component("rayop-localnode", [
+        sys.executable, "-m", "rayop.local.localnode", "--kubeconfig", str(cp.kubeconfig), "--nodes", "1",
+        "--state-dir", str(STATE_DIR), "--restart-backoff", "1", "--lock-wait", str(wait),
+    ], logdir / "rayop-localnode.log")
+    comp.start()
+    deadline = time.monotonic() + wait + 60
+    while comp.alive() and cp.ready_nodes("local") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if comp.alive() and cp.ready_nodes("local") >= 1:
+        return comp
+    tail = comp.log_tail()
+    comp.stop()
+    raise RuntimeError(f"local node not Ready:\n{tail}")
 
 
 def rbac_objects() -> list[dict[str, Any]]:

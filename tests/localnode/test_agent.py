@@ -3,6 +3,7 @@ Services, talk to the API server in-cluster, restart per restartPolicy and leave
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -107,7 +108,7 @@ def test_a_second_agent_refused_by_the_lock_leaves_the_running_nodes_service_rul
     svc = kube.create(f"/api/v1/namespaces/{ns}/services", _service("kept", {"app": "kept"}))
     url = f"http://{svc['spec']['clusterIP']}/who"
     wait(lambda: _http_get(url)[1] == "kept\n", 10, "ClusterIP → kept")
-    second = Agent(agent.cfg)
+    second = Agent(dataclasses.replace(agent.cfg, lock_wait=0))
     with pytest.raises(RuntimeError, match="another local node agent"):
         second.start()
     second.stop()  # what `python -m rayop.local.localnode` does when its start fails

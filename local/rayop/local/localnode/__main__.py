@@ -24,6 +24,8 @@ def parse_args(argv: list[str] | None) -> AgentConfig:
     p.add_argument("--taint", action="store_true", help="taint nodes rayop.io/local-node=true:NoSchedule")
     p.add_argument("--keep-nodes", action="store_true", help="do not delete the Node objects on exit")
     p.add_argument("--no-logs", action="store_true", help="do not serve container logs on :10250")
+    p.add_argument("--lock-wait", type=float, default=0.0,
+                   help="seconds to queue behind another agent on this machine (default: fail at once)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     return AgentConfig(
@@ -37,6 +39,7 @@ def parse_args(argv: list[str] | None) -> AgentConfig:
         taint=a.taint,
         keep_nodes=a.keep_nodes,
         serve_logs=not a.no_logs,
+        lock_wait=a.lock_wait,
     )
 
 

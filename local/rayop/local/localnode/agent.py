@@ -50,6 +50,9 @@ class AgentConfig:
     keep_nodes: bool = False
     serve_logs: bool = True
     stop_grace: float = 10.0
+    #: Seconds to queue for the machine's lock behind another agent before giving up (0: fail at once). Checked
+    #: every 0.2 s, so a queued agent takes the node as soon as it is free.
+    lock_wait: float = 0.0
     #: Agent environment variables passed to every container (e.g. PYTHONPATH of a source checkout).
     pass_env: list[str] = field(default_factory=lambda: ["PYTHONPATH"])
 
@@ -182,15 +185,20 @@ class Agent:
             )
 
     def _take_lock(self) -> None:
-        self._lockfh = open(LOCK_FILE, "w")  # noqa: SIM115 - held for the agent's lifetime
-        try:
-            fcntl.flock(self._lockfh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lockfh.close()
-            self._lockfh = None
-            raise RuntimeError(
-                f"another local node agent is running on this machine (lock {LOCK_FILE})"
-            ) from None
+        fh = open(LOCK_FILE, "w")  # noqa: SIM115 - held for the agent's lifetime
+        deadline = time.monotonic() + self.cfg.lock_wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.close()
+                    raise RuntimeError(
+                        f"another local node agent is running on this machine (lock {LOCK_FILE})"
+                    ) from None
+                time.sleep(0.2)
+        self._lockfh = fh
 
     def _release_lock(self) -> None:
         if self._lockfh is not None:
