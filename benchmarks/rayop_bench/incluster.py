@@ -39,6 +39,11 @@ KWOK_SELECTOR = {"rayop.io/node-type": "kwok"}
 #: Not the tests' state directory: a bench and a test run never share the agent's files.
 STATE_DIR = Path("/var/lib/rayop-localnode-bench")
 PROBE_PORT = 8082
+#: CPU the bench's local node advertises. Pods there are host processes, so capacity is bookkeeping for the scheduler;
+#: the host's 2 cores would not fit KubeRay's pod beside KubeRay's external-Redis sample (head and worker ask 1 CPU
+#: each), and a deleted head, counted by the scheduler until its processes exit, would hold back its replacement.
+#: Every peer gets the same node.
+NODE_CPU = "8"
 
 
 def start_local_node(cp: ControlPlane, logdir: Path, wait: float = 1200.0) -> Component:
@@ -49,6 +54,7 @@ def start_local_node(cp: ControlPlane, logdir: Path, wait: float = 1200.0) -> Co
     comp = Component("rayop-localnode", [
         sys.executable, "-m", "rayop.local.localnode", "--kubeconfig", str(cp.kubeconfig), "--nodes", "1",
         "--state-dir", str(STATE_DIR), "--restart-backoff", "1", "--lock-wait", str(wait),
+        "--cpu", NODE_CPU,
     ], logdir / "rayop-localnode.log")
     comp.start()
     deadline = time.monotonic() + wait + 60
