@@ -33,8 +33,6 @@ import yaml
 from kubernetes import client, watch
 
 from rayop.local.controlplane.tools import bin_dir
-from rayop.operator.main import lease_name
-from rayop.operator.settings import Settings
 from tests.helpers import wait_for
 from tests.support.helm import helm_binary
 from tests.support.promql import exported_names, metric_names
@@ -54,7 +52,7 @@ LOCAL_VALUES = ROOT / "helm" / "values-local-node.yaml"
 EXAMPLE = ROOT / "examples" / "01-raycluster-local" / "raycluster.yaml"
 DASHBOARD = CHART / "dashboards" / "rayop.json"
 OPS, APPS, TEAM_A, TEAM_B = "helm-op", "helm-apps", "team-a", "team-b"
-WATCH = "helm-*"
+WATCH, MORE = "helm-*", "helm2-*"  # served by the cluster-wide release, before and after its upgrade
 KWOK = "raycluster-kuberay"  # the KubeRay sample, on kwok nodes
 OPERATOR_PODS = "app.kubernetes.io/instance=rayop,app.kubernetes.io/component=operator"
 
@@ -195,7 +193,7 @@ def release(tools: Tools, local_node: Any, api_client: Any) -> Iterator[str]:
     try:
         tools.helm("install", "rayop", str(CHART), "-n", OPS, "--create-namespace", "-f", str(LOCAL_VALUES),
                    "--set", f"watchNamespace={{{WATCH}}}", "--wait", "--timeout", "3m")
-        yield lease_name(Settings(namespaces=[WATCH]))
+        yield "rayop-rayop-leader"  # the chart names the Lease for the release
     finally:
         for name, ns in (("rayop", OPS), ("rayop-team-a", TEAM_A)):
             tools.helm("uninstall", name, "-n", ns, "--wait", check=False)
@@ -326,7 +324,7 @@ def test_namespaced_install_serves_team_a_only_and_cannot_read_team_b(
     for ns in (TEAM_A, TEAM_B):
         custom.create_namespaced_custom_object("ray.io", "v1", ns, "rayclusters", _kwok_cluster())
     wait_ready(custom, TEAM_A, KWOK, timeout=90)
-    assert _holder_pod(api_client, core, TEAM_A, lease_name(Settings(namespaces=[TEAM_A])), "rayop-team-a")
+    assert _holder_pod(api_client, core, TEAM_A, "rayop-team-a-rayop-leader", "rayop-team-a")
     time.sleep(3)  # team-a is served; team-b had every chance to be, too
     assert cluster_pods(core, TEAM_B, KWOK) == []
     assert "status" not in get_cluster(custom, TEAM_B, KWOK)
@@ -393,8 +391,11 @@ def test_helm_upgrade_while_a_cluster_scales_rolls_with_one_leader_and_no_duplic
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    upgrade = tools.helm_popen("upgrade", "rayop", str(CHART), "-n", OPS, "--reuse-values",
-                               "--set", "logging.level=DEBUG", "--wait", "--timeout", "3m")
+    # New values, one of which widens the namespaces served (as a user adding a team does): the new pods must still
+    # stand by on the old pods' Lease.
+    upgrade = tools.helm_popen("upgrade", "rayop", str(CHART), "-n", OPS, "--reuse-values", "--set",
+                               "logging.level=DEBUG", "--set", f"watchNamespace={{{WATCH},{MORE}}}", "--wait",
+                               "--timeout", "3m")
     try:
         for replicas in (5, 2, 6):
             time.sleep(4)
@@ -407,12 +408,13 @@ def test_helm_upgrade_while_a_cluster_scales_rolls_with_one_leader_and_no_duplic
         sampler.join(10)
     pods = _operator_pods(core)
     assert len(pods) == 2 and not old_pods & {p.metadata.name for p in pods}  # both replaced
-    assert all(c.name != "RAYOP_LOG_LEVEL" or c.value == "DEBUG" for p in pods for c in p.spec.containers[0].env)
-    after = _lease(api_client, OPS, release)
-    assert _holder_pod(api_client, core, OPS, release) in {p.metadata.name for p in pods}
-    assert (after.spec.lease_transitions or 0) > (before.spec.lease_transitions or 0)  # it moved during the roll
+    env = [{c.name: c.value for c in p.spec.containers[0].env} for p in pods]
+    assert all(e["RAYOP_LOG_LEVEL"] == "DEBUG" and json.loads(e["RAYOP_NAMESPACES"]) == [WATCH, MORE] for e in env)
     print(f"{len(samples)} samples over the upgrade; {sum(s[0] == 0 for s in samples)} with no leader")
     assert max(s[0] for s in samples) == 1  # never two processes acting at once
+    after = _lease(api_client, OPS, release)
+    assert _holder_pod(api_client, core, OPS, release) in {p.metadata.name for p in pods}  # the same Lease, taken over
+    assert (after.spec.lease_transitions or 0) > (before.spec.lease_transitions or 0)  # it moved during the roll
     assert min(s[1] for s in samples) >= 1  # never a moment without a ready operator pod
     assert max(s[2] for s in samples) <= 6  # never more workers than the largest size asked for
     assert len(_workers(core, APPS, KWOK)) == 6

@@ -136,3 +136,15 @@ def test_podmonitor_selects_the_operator_pods_only_and_scrapes_their_metrics_por
     assert str(port["containerPort"]) == env["RAYOP_METRICS_PORT"]  # the port the process serves /metrics on
     assert endpoint["path"] == pods["operator"]["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
     assert render(None).stdout.count("kind: PodMonitor") == 0  # off by default: not every cluster has the CRD
+
+
+@needs_helm
+def test_the_lease_is_named_for_the_release_whatever_namespaces_it_serves() -> None:
+    def lease(*sets: str) -> str:
+        docs = _docs(render(None, *sets).stdout)
+        env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next(e["value"] for e in env if e["name"] == "RAYOP_LEADER_ELECTION__LEASE_NAME")
+
+    # An upgrade from the first to the second must hand over on one Lease, not start a second leader on another.
+    assert lease() == lease("watchNamespace={team-*}") == lease("watchNamespace={team-*,ml}") == "rayop-rayop-leader"
+    assert lease("leaderElection.leaseName=mine") == "mine"
