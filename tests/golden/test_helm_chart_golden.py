@@ -116,3 +116,35 @@ def test_kubeflow_crds_are_installed_only_when_asked_and_kept_on_uninstall() -> 
     assert sorted(c["metadata"]["name"] for c in installed) == [
         "mpijobs.kubeflow.org", "pytorchjobs.kubeflow.org", "tfjobs.kubeflow.org", "xgboostjobs.kubeflow.org"]
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in installed)
+
+
+@needs_helm
+def test_podmonitor_selects_the_operator_pods_only_and_scrapes_their_metrics_port() -> None:
+    docs = _docs(render(HERE / "helm_values" / "everything.yaml").stdout)
+    (monitor,) = [d for d in docs if d["kind"] == "PodMonitor"]
+    pods = {d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component"): d["spec"]["template"]
+            for d in docs if d["kind"] == "Deployment"}
+    assert set(pods) == {"operator", "api"}
+    selector = monitor["spec"]["selector"]["matchLabels"].items()
+    assert selector <= pods["operator"]["metadata"]["labels"].items()
+    assert not selector <= pods["api"]["metadata"]["labels"].items()  # the REST API exports no operator series
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["rayop-system"]}
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    (container,) = pods["operator"]["spec"]["containers"]
+    port = next(p for p in container["ports"] if p["name"] == endpoint["port"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert str(port["containerPort"]) == env["RAYOP_METRICS_PORT"]  # the port the process serves /metrics on
+    assert endpoint["path"] == pods["operator"]["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
+    assert render(None).stdout.count("kind: PodMonitor") == 0  # off by default: not every cluster has the CRD
+
+
+@needs_helm
+def test_the_lease_is_named_for_the_release_whatever_namespaces_it_serves() -> None:
+    def lease(*sets: str) -> str:
+        docs = _docs(render(None, *sets).stdout)
+        env = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next(e["value"] for e in env if e["name"] == "RAYOP_LEADER_ELECTION__LEASE_NAME")
+
+    # An upgrade from the first to the second must hand over on one Lease, not start a second leader on another.
+    assert lease() == lease("watchNamespace={team-*}") == lease("watchNamespace={team-*,ml}") == "rayop-rayop-leader"
+    assert lease("leaderElection.leaseName=mine") == "mine"

@@ -6,6 +6,10 @@
 {{- if .Values.serviceAccount.name -}}{{ .Values.serviceAccount.name }}{{- else -}}{{ include "rayop.fullname" . }}{{- end -}}
 {{- end -}}
 
+{{- define "rayop.leaseName" -}}
+{{ .Values.leaderElection.leaseName | default (printf "%s-leader" (include "rayop.fullname" .)) }}
+{{- end -}}
+
 {{- define "rayop.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
