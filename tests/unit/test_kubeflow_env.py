@@ -144,7 +144,7 @@ def test_mpi_launcher_gets_openmpi_env_and_the_config_and_ssh_mounts() -> None:
                                 "OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
                                 "OMPI_MCA_plm_rsh_args": "-o ConnectionAttempts=10",
                                 "OMPI_MCA_orte_set_default_slots": "2"}
-    assert (launcher["spec"]["hostname"], launcher["spec"]["subdomain"]) == ("pi-launcher-0", "pi")
+    assert (launcher["spec"]["hostname"], launcher["spec"]["subdomain"]) == ("pi-launcher", "pi")
     mounts = {m["mountPath"] for m in launcher["spec"]["containers"][0]["volumeMounts"]}
     assert mounts == {"/root/.ssh", "/etc/mpi"}
     worker = build_pod(fw, job, "Worker", 1)
