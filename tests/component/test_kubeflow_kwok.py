@@ -260,3 +260,15 @@ def test_suspending_an_mpijob_deletes_its_launcher_job_and_resuming_creates_it_a
     wait_for(lambda: batch.read_namespaced_job("pi-launcher", namespace).metadata.uid != first_uid, timeout=60,
              what="a new launcher Job")
     wait_for(lambda: len(pods_of(core, namespace, "pi")) == 3, timeout=30, what="the launcher and 2 workers again")
+
+
+def test_active_deadline_fails_an_mpijob_with_the_upstream_message_and_stops_its_launcher_job(
+        operator: Any, custom: Any, core: Any, batch: Any, namespace: str) -> None:
+    body = held_mpijob("OnFailure")
+    body["spec"]["runPolicy"] = {"activeDeadlineSeconds": 3}
+    create(custom, namespace, "mpijobs", body)
+    job = wait_for(lambda: batch.read_namespaced_job("pi-launcher", namespace), timeout=60, what="the launcher Job")
+    assert job.spec.active_deadline_seconds == 3
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Failed", timeout=60)
+    assert cond["message"] == "Job pi has failed because it was active longer than specified deadline"
+    wait_for(lambda: not pods_of(core, namespace, "pi"), timeout=30, what="pods deleted")
