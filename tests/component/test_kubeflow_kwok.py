@@ -8,12 +8,20 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.helpers import wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "06-kubeflow-jobs"
 GROUP, VERSION = "kubeflow.org", "v1"
+
+
+@pytest.fixture()
+def batch(api_client: Any) -> Any:
+    from kubernetes import client
+
+    return client.BatchV1Api(api_client)
 
 
 def example(name: str) -> dict[str, Any]:
@@ -169,21 +177,98 @@ def test_a_job_managed_by_another_controller_is_left_alone(
     assert not pods_of(core, namespace, "tfjob-simple")
 
 
-def test_mpijob_example_gets_its_ssh_secret_hostfile_service_and_pods_and_cleans_running_pods_after_success(
-        operator: Any, custom: Any, core: Any, namespace: str) -> None:
+def launcher_pods(core: Any, namespace: str, job: str) -> list[Any]:
+    """The launcher Job's live pods, oldest first (their names are the Job controller's)."""
+    pods = [p for p in pods_of(core, namespace, job).values()
+            if p.metadata.labels["training.kubeflow.org/replica-type"] == "launcher"]
+    return sorted(pods, key=lambda p: p.metadata.creation_timestamp)
+
+
+def test_mpijob_example_gets_its_ssh_secret_hostfile_service_workers_and_launcher_job_and_cleans_after_success(
+        operator: Any, custom: Any, core: Any, batch: Any, namespace: str) -> None:
+    """kwok completes a Job's pod as soon as it runs (its pod-complete stage): here, mpirun exiting 0."""
     create(custom, namespace, "mpijobs", example("mpijob-pi.yaml"))
-    last_condition(custom, namespace, "mpijobs", "pi", "Running", timeout=90)
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Succeeded", timeout=90)
+    assert cond["message"] == f"MPIJob {namespace}/pi successfully completed."
+    st = status(custom, namespace, "mpijobs", "pi")
+    assert st["replicaStatuses"]["Launcher"]["succeeded"] == 1 and st["completionTime"]
     assert core.read_namespaced_secret("pi-ssh", namespace).type == "kubernetes.io/ssh-auth"
     config = core.read_namespaced_config_map("pi-config", namespace).data
     assert config["hostfile"] == f"pi-worker-0.pi.{namespace}.svc slots=1\npi-worker-1.pi.{namespace}.svc slots=1\n"
-    wait_for(lambda: core.read_namespaced_config_map("pi-config", namespace).data["discover_hosts.sh"].count(
-        "echo ") == 2, timeout=30, what="discover_hosts.sh lists the running workers")
     assert core.read_namespaced_service("pi", namespace).spec.cluster_ip == "None"
-    pods = pods_of(core, namespace, "pi")
-    assert set(pods) == {"pi-launcher-0", "pi-worker-0", "pi-worker-1"}
-    assert pods["pi-worker-0"].spec.subdomain == "pi" and pods["pi-worker-0"].spec.hostname == "pi-worker-0"
-    exit_pod(core, namespace, "pi-launcher-0", 0, "mpi")
-    cond = last_condition(custom, namespace, "mpijobs", "pi", "Succeeded")
-    assert cond["message"] == f"MPIJob {namespace}/pi successfully completed."
-    wait_for(lambda: set(pods_of(core, namespace, "pi")) == {"pi-launcher-0"}, timeout=30,
+    job = wait_for(lambda: (j := batch.read_namespaced_job("pi-launcher", namespace)).status.succeeded and j,
+                   timeout=30, what="the launcher Job complete")
+    assert job.metadata.owner_references[0].kind == "MPIJob" and job.spec.backoff_limit == 0
+    assert job.spec.pod_replacement_policy == "Failed"
+    [launcher] = launcher_pods(core, namespace, "pi")
+    assert launcher.metadata.owner_references[0].name == "pi-launcher" and launcher.status.phase == "Succeeded"
+    assert (launcher.spec.hostname, launcher.spec.subdomain) == ("pi-launcher", "pi")
+    assert {e.name for e in launcher.spec.containers[0].env} >= {"K_MPI_JOB_ROLE", "OMPI_MCA_orte_default_hostfile"}
+    wait_for(lambda: set(pods_of(core, namespace, "pi")) == {launcher.metadata.name}, timeout=30,
              what="running workers deleted by cleanPodPolicy Running")
+
+
+def held_mpijob(restart: str) -> dict[str, Any]:
+    """An MPIJob whose launcher no node can take: the gang holds every pod, so nothing on kwok runs (and
+    completes) it, and the test plays the launcher's exits by patching its pods' status as a kubelet would."""
+    body = example("mpijob-pi.yaml")
+    launcher = body["spec"]["mpiReplicaSpecs"]["Launcher"]
+    launcher["restartPolicy"] = restart
+    launcher["template"]["spec"]["nodeSelector"] = {"rayop.io/test": "no-such-node"}
+    return body
+
+
+def test_mpijob_launcher_killed_by_a_signal_is_replaced_by_its_job_and_exit_1_fails_the_mpijob(
+        operator: Any, custom: Any, core: Any, batch: Any, namespace: str) -> None:
+    create(custom, namespace, "mpijobs", held_mpijob("ExitCode"))
+    [first] = wait_for(lambda: launcher_pods(core, namespace, "pi"), timeout=60, what="the launcher Job's pod")
+    exit_pod(core, namespace, first.metadata.name, 137, "mpi")
+    second = wait_for(lambda: next((p for p in launcher_pods(core, namespace, "pi")
+                                    if p.metadata.name != first.metadata.name), None), timeout=60,
+                      what="the Job's replacement launcher pod")
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Restarting")
+    assert cond["message"] == "MPIJob pi is restarting because 1 Launcher replica(s) failed."
+    exit_pod(core, namespace, second.metadata.name, 1, "mpi")
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Failed")
+    assert cond["message"] == f"MPIJob {namespace}/pi has failed because 1 Launcher replica(s) failed."
+    job = batch.read_namespaced_job("pi-launcher", namespace)
+    assert any(c.type == "Failed" and c.reason == "PodFailurePolicy" for c in job.status.conditions or [])
+    assert job.status.failed == 2
+
+
+def test_suspending_an_mpijob_deletes_its_launcher_job_and_resuming_creates_it_again(
+        operator: Any, custom: Any, core: Any, batch: Any, namespace: str) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    create(custom, namespace, "mpijobs", held_mpijob("OnFailure"))
+    first_uid = wait_for(lambda: batch.read_namespaced_job("pi-launcher", namespace).metadata.uid, timeout=60,
+                         what="the launcher Job")
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "mpijobs", "pi",
+                                          {"spec": {"runPolicy": {"suspend": True}}})
+    last_condition(custom, namespace, "mpijobs", "pi", "Suspended")
+
+    def launcher_job_gone() -> bool:
+        try:
+            batch.read_namespaced_job("pi-launcher", namespace)
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+    wait_for(lambda: launcher_job_gone() and not pods_of(core, namespace, "pi"), timeout=60,
+             what="launcher Job and pods deleted")
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "mpijobs", "pi",
+                                          {"spec": {"runPolicy": {"suspend": False}}})
+    wait_for(lambda: batch.read_namespaced_job("pi-launcher", namespace).metadata.uid != first_uid, timeout=60,
+             what="a new launcher Job")
+    wait_for(lambda: len(pods_of(core, namespace, "pi")) == 3, timeout=30, what="the launcher and 2 workers again")
+
+
+def test_active_deadline_fails_an_mpijob_with_the_upstream_message_and_stops_its_launcher_job(
+        operator: Any, custom: Any, core: Any, batch: Any, namespace: str) -> None:
+    body = held_mpijob("OnFailure")
+    body["spec"]["runPolicy"] = {"activeDeadlineSeconds": 3}
+    create(custom, namespace, "mpijobs", body)
+    job = wait_for(lambda: batch.read_namespaced_job("pi-launcher", namespace), timeout=60, what="the launcher Job")
+    assert job.spec.active_deadline_seconds == 3
+    cond = last_condition(custom, namespace, "mpijobs", "pi", "Failed", timeout=60)
+    assert cond["message"] == "Job pi has failed because it was active longer than specified deadline"
+    wait_for(lambda: not pods_of(core, namespace, "pi"), timeout=30, what="pods deleted")

@@ -144,7 +144,7 @@ def test_mpi_launcher_gets_openmpi_env_and_the_config_and_ssh_mounts() -> None:
                                 "OMPI_MCA_orte_default_hostfile": "/etc/mpi/hostfile",
                                 "OMPI_MCA_plm_rsh_args": "-o ConnectionAttempts=10",
                                 "OMPI_MCA_orte_set_default_slots": "2"}
-    assert (launcher["spec"]["hostname"], launcher["spec"]["subdomain"]) == ("pi-launcher-0", "pi")
+    assert (launcher["spec"]["hostname"], launcher["spec"]["subdomain"]) == ("pi-launcher", "pi")
     mounts = {m["mountPath"] for m in launcher["spec"]["containers"][0]["volumeMounts"]}
     assert mounts == {"/root/.ssh", "/etc/mpi"}
     worker = build_pod(fw, job, "Worker", 1)
@@ -170,3 +170,14 @@ def test_mpi_deprecated_top_level_clean_pod_policy_is_read() -> None:
     from rayop.operator.kubeflow.mpi import MPI
 
     assert view(MPI(), mpijob(cleanPodPolicy="Running")).clean_pod_policy == "Running"
+
+
+def test_mpi_discover_hosts_lists_the_running_workers_by_their_fqdn_sorted() -> None:
+    from rayop.operator.kubeflow.mpi import MPI, discover_hosts
+
+    fw = MPI()
+    job = view(fw, mpijob(workers=3))
+    pods = [{**build_pod(fw, job, "Worker", i), "status": {"phase": phase}}
+            for i, phase in ((2, "Running"), (0, "Running"), (1, "Pending"))]
+    pods.append({**build_pod(fw, job, "Launcher", 0), "status": {"phase": "Running"}})
+    assert discover_hosts(job, pods) == "#!/bin/sh\necho pi-worker-0.pi.ns.svc\necho pi-worker-2.pi.ns.svc\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from rayop.local.localnode import images, launcher
@@ -35,3 +37,19 @@ def test_a_writable_path_is_bind_mounted_in_the_private_namespace() -> None:
     script = launcher.setup_script(spec)
     assert "--bind /pods/x/image-path-0 /data" in script
     assert script.index("--bind /pods/x/image-path-0 /data") < script.index("cd /data")
+
+
+def test_mpi_operators_images_get_their_ssh_settings_first_and_a_privilege_separation_dir() -> None:
+    stand_in = images.stand_in_for("mpioperator/openmpi:0.6.0")
+    assert stand_in is not None and stand_in.writable == ("/run/sshd",)
+    files = dict(stand_in.prepend)
+    assert files["/etc/ssh/ssh_config"].splitlines() == ["StrictHostKeyChecking no", "UserKnownHostsFile /dev/null"]
+    assert files["/etc/ssh/sshd_config"].splitlines() == ["StrictModes no"]
+
+
+def test_prepended_settings_come_before_the_hosts_file(tmp_path: Any) -> None:
+    host = tmp_path / "ssh_config"
+    host.write_text("Host *\n    SendEnv LANG\n")
+    assert images.with_prepended("StrictHostKeyChecking no", str(host)) == (
+        "StrictHostKeyChecking no\nHost *\n    SendEnv LANG\n")
+    assert images.with_prepended("A b\n", str(tmp_path / "missing")) == "A b\n"

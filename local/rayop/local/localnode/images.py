@@ -6,7 +6,11 @@ some are configured for their image's layout — KubeRay's external-Redis sample
 which the redis image has and the host does not. Each entry below declares, for one image, the working directory
 its image sets and the paths its image provides writable; the pod runner makes them inside the container's private
 mount namespace (a per-container directory bind-mounted over each path, so nothing on the host is written and two
-pods never share one), and uses the working directory when the container sets none. Adding an image is one line.
+pods never share one), and uses the working directory when the container sets none. Some images change a
+distribution's configuration file (mpi-operator's images turn off ssh's host key prompt and sshd's StrictModes,
+because their ``.ssh`` comes from a Secret): ``prepend`` lists, per file, the settings the image adds; the
+container sees a private copy of the host's file with them first (OpenSSH takes a setting's first value).
+Adding an image is one line.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ class StandIn:
     repository: str
     working_dir: str = ""
     writable: tuple[str, ...] = ()
+    #: (path, text): the host's file at ``path`` with ``text`` put first, as the image's Dockerfile edits it.
+    prepend: tuple[tuple[str, str], ...] = ()
     note: str = ""
 
 
@@ -28,7 +34,22 @@ STAND_INS: tuple[StandIn, ...] = (
     StandIn("redis", working_dir="/data", writable=("/data",), note="the redis image's VOLUME and WORKDIR /data"),
     StandIn("bitnami/redis", writable=("/bitnami/redis/data",), note="bitnami's data directory"),
     StandIn("valkey/valkey", working_dir="/data", writable=("/data",), note="like redis"),
+    StandIn("mpioperator/*", writable=("/run/sshd",),
+            prepend=(("/etc/ssh/ssh_config", "StrictHostKeyChecking no\nUserKnownHostsFile /dev/null\n"),
+                     ("/etc/ssh/sshd_config", "StrictModes no\n")),
+            note="mpi-operator's build/base: sshd's privilege separation dir, ssh without host key checks "
+                 "(.ssh is a read-only Secret), sshd without StrictModes"),
 )
+
+
+def with_prepended(text: str, host_file: str) -> str:
+    """``text`` followed by the host's ``host_file`` (empty when the host has none)."""
+    try:
+        with open(host_file) as fh:
+            base = fh.read()
+    except OSError:
+        base = ""
+    return (text if text.endswith("\n") else text + "\n") + base
 
 
 def repository(image: str) -> str:

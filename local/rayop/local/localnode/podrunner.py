@@ -237,6 +237,12 @@ class PodRunner:
             private = cdir / f"image-path-{i}"
             private.mkdir(exist_ok=True)
             mounts.append(launcher.Mount(str(private), path))
+        for i, (path, text) in enumerate(stand_in.prepend if stand_in else ()):
+            if any(m.target.rstrip("/") == path for m in mounts):
+                continue
+            private_file = cdir / f"image-file-{i}"
+            private_file.write_text(images.with_prepended(text, path))
+            mounts.append(launcher.Mount(str(private_file), path, read_only=True, is_file=True))
         keep = []
         for i, host in enumerate(host_tmp_roots()):
             staging = cdir / f"host-tmp-{i}"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from rayop.api.kubeflow_common import API_VERSION, GROUP, JOB_NAME_LABEL, VERSION
+from rayop.api.kubeflow_common import API_VERSION, GROUP, JOB_NAME_LABEL, OPERATOR_NAME_LABEL, VERSION
 from rayop.kube.client import ApiError, Conflict, NotFound
 from rayop.kube.informers import Resource
 from rayop.operator.runtime.children import controller_uid, owned
@@ -34,6 +34,8 @@ POD_RESOURCE = Resource("v1", "pods", JOB_NAME_LABEL, transform=slim_pod)
 SERVICE_RESOURCE = Resource("v1", "services", JOB_NAME_LABEL)
 CONFIGMAP_RESOURCE = Resource("v1", "configmaps", JOB_NAME_LABEL)
 SECRET_RESOURCE = Resource("v1", "secrets", JOB_NAME_LABEL)
+#: The ``batch/v1`` Jobs of replica types run as Jobs (MPI's launcher); their pods carry the job's labels.
+BATCH_JOB_RESOURCE = Resource("batch/v1", "jobs", JOB_NAME_LABEL)
 #: rayop's own condition (kept first, so the last condition stays Kubeflow's state): can the gang be placed?
 GANG_CONDITION = "GangScheduled"
 #: Status fields that count as a change (lastReconcileTime alone does not cause a write).
@@ -75,8 +77,25 @@ class JobController:
     # -- the contract ---------------------------------------------------------------------------------------------
     def watches(self) -> Sequence[Watch]:
         by_owner = owner_by_reference(self.kind)
-        return (Watch(POD_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)),
-                Watch(SERVICE_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)))
+        if not self.fw.job_roles:
+            return (Watch(POD_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)),
+                    Watch(SERVICE_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)))
+        return (Watch(POD_RESOURCE, self._pod_owner, index_labels=(JOB_NAME_LABEL,)),
+                Watch(SERVICE_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)),
+                Watch(BATCH_JOB_RESOURCE, by_owner, index_labels=(JOB_NAME_LABEL,)))
+
+    def _pod_owner(self, pod: Body) -> Key | None:
+        """A pod's job: its controlling owner, or — for a pod of one of the job's ``batch/v1`` Jobs — its labels
+        (so a launcher pod's phase wakes the MPIJob, not only the Job's status)."""
+        owner = owner_by_reference(self.kind)(pod)
+        if owner is not None:
+            return owner
+        meta = pod.get("metadata", {})
+        labels = meta.get("labels") or {}
+        refs = [r for r in meta.get("ownerReferences") or [] if r.get("controller") and r.get("kind") == "Job"]
+        if refs and labels.get(OPERATOR_NAME_LABEL) == self.fw.controller_name and labels.get(JOB_NAME_LABEL):
+            return (meta.get("namespace", ""), labels[JOB_NAME_LABEL])
+        return None
 
     def is_mine(self, obj: Body) -> bool:
         managed_by = ((obj.get("spec") or {}).get("runPolicy") or {}).get("managedBy") or ""
@@ -109,7 +128,9 @@ class JobController:
         problems = fw.validate(view)
         if problems:
             return await self._invalid(body, problems[0])
-        pods = [p for p in self.pods.by_index(ns, name, JOB_NAME_LABEL) if controller_uid(p) == uid]
+        jobs = await self._batch_jobs(ns, name, uid)
+        owners = {uid, *(j["metadata"].get("uid") for j in jobs.values())}
+        pods = [p for p in self.pods.by_index(ns, name, JOB_NAME_LABEL) if controller_uid(p) in owners]
         services = {s["metadata"]["name"]: s for s in self.services.by_index(ns, name, JOB_NAME_LABEL)
                     if controller_uid(s) == uid}
         pending = ctx.expectations.pending_groups(key, [(labels_of(p)["rtype"] or "", p["metadata"]["name"],
@@ -117,9 +138,10 @@ class JobController:
         if pending:
             return Result.waiting()
         now = dt.datetime.now(dt.UTC)
-        plan = plan_job(fw, view, pods, services, now, self.opts)
+        plan = plan_job(fw, view, pods, services, now, self.opts, jobs)
         result = await self._extras(body, view, pods) if plan.active else Result.done()
-        if plan.active and self.opts.gang and not pods and len(plan.create_pods) == view.total_replicas:
+        if (plan.active and self.opts.gang and not pods
+                and len(plan.create_pods) + len(plan.create_jobs) == view.total_replicas):
             await self._admit_at_creation(plan)
         result = result.sooner(await self._act(body, plan, key))
         if plan.active and plan.complete and self.opts.gang:
@@ -140,9 +162,34 @@ class JobController:
             result = result.sooner(Result.requeue(plan.requeue_after))
         return result
 
+    async def _batch_jobs(self, ns: str, name: str, uid: str) -> dict[str, Body]:
+        """The job's own ``batch/v1`` Jobs by name (none for frameworks without ``job_roles``)."""
+        if not self.fw.job_roles:
+            return {}
+        cache = await self.ctx.cache(Watch(BATCH_JOB_RESOURCE, owner_by_reference(self.kind),
+                                           index_labels=(JOB_NAME_LABEL,)))
+        return {j["metadata"]["name"]: j for j in cache.by_index(ns, name, JOB_NAME_LABEL) if controller_uid(j) == uid}
+
     async def _act(self, body: Body, plan: Plan, key: Key) -> Result:
         ctx, ns = self.ctx, body["metadata"]["namespace"]
         failed: list[str] = []
+        for job_name in plan.delete_jobs:
+            try:
+                await ctx.client.delete("batch/v1", "jobs", job_name, ns)  # background: its pods follow
+                ctx.events.normal(body, "SuccessfulDeleteJob", f"Deleted job: {job_name}")
+            except NotFound:
+                pass
+            except ApiError as exc:
+                failed.append(f"job {job_name}: {exc.message}")
+        for job in plan.create_jobs:
+            try:
+                await ctx.client.create(owned({**job, "metadata": {**job["metadata"], "namespace": ns}}, body))
+                ctx.events.normal(body, "SuccessfulCreateJob", f"Created job: {job['metadata']['name']}")
+            except Conflict:
+                pass
+            except ApiError as exc:
+                ctx.events.warning(body, "FailedCreateJob", f"Error creating: {exc.message}")
+                failed.append(f"job {job['metadata']['name']}: {exc.message}")
         for svc_name, n in plan.count_replacements:
             try:
                 await ctx.client.patch("v1", "services", svc_name,
@@ -237,11 +284,17 @@ class JobController:
 
     async def _admit_at_creation(self, plan: Plan) -> None:
         """A job whose every pod this pass creates and that fits now gets its pods without the gate: no second
-        pass and no patch per pod (a job that does not fit is created gated and admitted by :meth:`_admit`)."""
-        pods = [{**pod, "metadata": {**pod["metadata"], "namespace": plan.namespace}} for _, pod in plan.create_pods]
+        pass and no patch per pod (a job that does not fit is created gated and admitted by :meth:`_admit`).
+        A replica type run as a Job counts by its pod template (reserved under the Job's name until the
+        reservation's TTL: its pod's name is the Job controller's)."""
+        specs = [pod for _, pod in plan.create_pods] + [job["spec"]["template"] for job in plan.create_jobs]
+        names = [pod["metadata"]["name"] for _, pod in plan.create_pods] + [
+            job["metadata"]["name"] for job in plan.create_jobs]
+        pods = [{**pod, "metadata": {**(pod.get("metadata") or {}), "name": n, "namespace": plan.namespace}}
+                for pod, n in zip(specs, names, strict=True)]
         if not (await self._fit(pods)).ok:
             return
-        for _, pod in plan.create_pods:
+        for pod in specs:
             gates = [g for g in pod["spec"].get("schedulingGates") or [] if g.get("name") != GANG_GATE]
             if gates:
                 pod["spec"]["schedulingGates"] = gates

@@ -37,6 +37,8 @@ class Counts:
     active: int = 0
     succeeded: int = 0
     failed: int = 0
+    #: No retry is left for the failed replica (its ``batch/v1`` Job failed): the job fails, it does not restart.
+    exhausted: bool = False
 
 
 @dataclass
@@ -97,6 +99,9 @@ class Framework:
     #: Leave variables the container already sets alone (mpi-operator) instead of appending after them
     #: (training-operator: the operator's value then wins).
     keep_user_env: ClassVar[bool] = False
+    #: Replica types run as one ``batch/v1`` Job each instead of pods of the engine (MPI's launcher, see
+    #: :mod:`.launcher_job`).
+    job_roles: ClassVar[tuple[str, ...]] = ()
 
     # -- reading ----------------------------------------------------------------------------------------------
     def view(self, job: CustomResource, body: Body) -> JobView:

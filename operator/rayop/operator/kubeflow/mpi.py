@@ -6,6 +6,12 @@ every pod at ``/root/.ssh`` as ``id_rsa``/``id_rsa.pub``/``authorized_keys``; a 
 ``hostfile`` (``{job}-worker-{i}.{job}.{ns}.svc slots=N``) and ``discover_hosts.sh`` (the Running workers, for
 elastic Horovod), mounted on the launcher at ``/etc/mpi``; a headless Service ``{job}`` with every pod's
 ``hostname``/``subdomain`` set, so the hostfile names resolve. Workers without a command run ``/usr/sbin/sshd -De``.
+
+The launcher runs as the ``batch/v1`` Job ``{job}-launcher`` (mpi-operator v2beta1; :mod:`.launcher_job`), not as
+training-operator v1's bare pod: Kubernetes then enforces its retries, permanent exit codes and deadline even while
+no operator runs, and v1's bare launcher pod belongs to v1's kubectl-exec design, which rayop does not follow. What
+the MPIJob reports stays v1's (conditions, reasons, messages, ``replicaStatuses.Launcher``). ``kubeflow.org/v2beta1``
+is not served: it is mpi-operator's own API.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ class MPI(Framework):
     roles = (LAUNCHER, WORKER)
     per_pod_services = False
     keep_user_env = True
+    job_roles = (LAUNCHER,)
 
     def default_replicas(self, rtype: str) -> int:
         return 0 if rtype == WORKER else 1
@@ -107,7 +114,9 @@ class MPI(Framework):
 
     def pod_extras(self, job: JobView, rtype: str, index: int, pod: Body) -> None:
         spec = pod["spec"]
-        spec["hostname"] = pod["metadata"]["name"]
+        # The launcher runs as the batch/v1 Job ``{job}-launcher`` (:mod:`.launcher_job`): its pods' names are the
+        # Job controller's, its hostname is the Job's name.
+        spec["hostname"] = f"{job.name}-launcher" if rtype == LAUNCHER else pod["metadata"]["name"]
         spec["subdomain"] = job.name
         volumes = spec.setdefault("volumes", [])
         volumes.append({"name": "ssh-auth", "secret": {"secretName": f"{job.name}-ssh", "defaultMode": 0o600,
@@ -157,7 +166,7 @@ class MPI(Framework):
             r = job.replicas.get(rtype)
             if r is None or c.failed == 0 or v.succeeded:
                 continue
-            if r.restart_policy == RestartPolicy.NEVER:
+            if r.restart_policy == RestartPolicy.NEVER or c.exhausted:
                 v.failed = v.failed or (rtype, c.failed)
             else:
                 v.restarting = v.restarting or (rtype, c.failed)

@@ -19,6 +19,7 @@ from rayop.api.kubeflow_common import ConditionType as C
 from rayop.operator.runtime import podgroups as pg
 
 from . import conditions as cond
+from . import launcher_job
 from .framework import Body, Counts, Framework, JobView
 from .observe import by_type, count, deleting, labels_of, phase, replacements, restart_count
 from .pods import build_pod, build_service, job_labels, pod_name
@@ -41,6 +42,9 @@ class Plan:
     create_services: list[Body] = field(default_factory=list)
     delete_pods: list[tuple[str, Body]] = field(default_factory=list)
     delete_services: list[str] = field(default_factory=list)
+    #: ``batch/v1`` Jobs of the framework's ``job_roles`` to create / delete (by name, pods with them).
+    create_jobs: list[Body] = field(default_factory=list)
+    delete_jobs: list[str] = field(default_factory=list)
     #: Services whose replacement count goes up (name, new count), written before their pod is deleted.
     count_replacements: list[tuple[str, int]] = field(default_factory=list)
     delete_job: bool = False
@@ -151,6 +155,19 @@ def cleanup(plan: Plan, pods: list[Body], policy: CleanPodPolicy, finished: bool
         plan.delete_services.append(pod["metadata"]["name"])
 
 
+def stop_jobs(plan: Plan, fw: Framework, job: JobView, jobs: Mapping[str, Body], finished: bool) -> None:
+    """After :func:`cleanup`: a replica type's Job that is not finished would replace the pods just deleted, so it
+    goes too — always when the job is suspended or stopped by a limit, after a finish when its pods are deleted."""
+    doomed = {labels_of(p)["rtype"] for _, p in plan.delete_pods}
+    for rtype in fw.job_roles:
+        name = launcher_job.job_name(job, rtype)
+        bj = jobs.get(name)
+        if bj is None or deleting(bj) or launcher_job.finished(bj) or name in plan.delete_jobs:
+            continue
+        if not finished or rtype.lower() in doomed:
+            plan.delete_jobs.append(name)
+
+
 def ttl_cleanup(plan: Plan, job: JobView, status: Body, now: dt.datetime) -> None:
     """``CleanupJob``: delete the job ``ttlSecondsAfterFinished`` after its completion time."""
     ttl = job.run_policy.ttl_seconds_after_finished
@@ -166,7 +183,9 @@ def ttl_cleanup(plan: Plan, job: JobView, status: Body, now: dt.datetime) -> Non
 
 
 def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[str, Body], now: dt.datetime,
-             opts: Options) -> Plan:
+             opts: Options, jobs: Mapping[str, Body] | None = None) -> Plan:
+    """``jobs``: the job's own ``batch/v1`` Jobs by name (frameworks with ``job_roles``); ``pods`` includes theirs."""
+    jobs = jobs or {}
     prev: Body = job.body.get("status") or {}
     status: Body = {k: v for k, v in prev.items() if k in ("conditions", "replicaStatuses", "startTime",
                                                           "completionTime", "lastReconcileTime")}
@@ -179,6 +198,10 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         plan.metrics.append("created")
     pods_by_type = by_type(pods)
     counts = {rt: count(pods_by_type.get(rt.lower(), [])) for rt in job.replicas}
+    for rt in fw.job_roles:
+        if rt in job.replicas:
+            counts[rt] = launcher_job.replica_counts(pods_by_type.get(rt.lower(), []),
+                                                     jobs.get(launcher_job.job_name(job, rt)))
 
     def finish() -> Plan:
         status["conditions"] = conds
@@ -187,6 +210,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     if cond.is_finished(conds):
         plan.active = False
         cleanup(plan, pods, job.clean_pod_policy, finished=True)
+        stop_jobs(plan, fw, job, jobs, finished=True)
         if cond.is_true(conds, C.SUCCEEDED):
             rs = dict(status.get("replicaStatuses") or {})
             for rt, r in rs.items():
@@ -198,6 +222,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     if job.run_policy.suspend:
         plan.active = False
         cleanup(plan, pods, job.clean_pod_policy, finished=False)
+        stop_jobs(plan, fw, job, jobs, finished=False)
         rs = dict(status.get("replicaStatuses") or replica_statuses(fw, job, counts))
         status["replicaStatuses"] = {rt: {**r, "active": 0} for rt, r in rs.items()}
         msg = f"{kind} {name} is suspended."
@@ -218,12 +243,14 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
 
     # -- limits (ReconcileJobs) -----------------------------------------------------------------------------------
     retry = {p["metadata"]["name"]: retryable(fw, job.replicas[_camel(fw, labels_of(p)["rtype"])].restart_policy, p)
-             for p in pods if _camel(fw, labels_of(p)["rtype"]) in job.replicas}
-    failure = _limit_failure(fw, job, pods, services, counts, retry, prev, status, now)
+             for p in pods if _camel(fw, labels_of(p)["rtype"]) in job.replicas
+             and _camel(fw, labels_of(p)["rtype"]) not in fw.job_roles}  # a Job replaces its own pods
+    failure = _limit_failure(fw, job, pods, services, counts, retry, prev, status, now) or _job_limit(fw, job, jobs)
     if failure:
         status.setdefault("completionTime", stamp)
         status["replicaStatuses"] = replica_statuses(fw, job, counts)
         cleanup(plan, pods, job.clean_pod_policy, finished=False)
+        stop_jobs(plan, fw, job, jobs, finished=False)
         conds = cond.update(conds, C.FAILED, f"{kind}Failed", failure, stamp)
         plan.events.append(("Normal", f"{kind}Failed", failure))
         plan.metrics.append("failed")
@@ -235,6 +262,10 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     complete = True
     restarted: dict[str, int] = {}
     for rtype, r in job.replicas.items():
+        if rtype in fw.job_roles:
+            complete = _plan_job_role(plan, fw, job, rtype, pods_by_type.get(rtype.lower(), []), jobs, opts) \
+                and complete
+            continue
         group = f"{name}-{rtype.lower()}"
         members = [_Member(p, retry.get(p["metadata"]["name"], False)) for p in pods_by_type.get(rtype.lower(), [])]
         gplan = pg.plan_group(pg.GroupSpec(group, r.replicas, naming=pg.Naming.INDEXED), members, budget)
@@ -276,7 +307,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.SUCCEEDED, f"{kind}Succeeded", msg, stamp)
         plan.events.append(("Normal", f"{kind}Succeeded", msg))
         plan.metrics.append("successful")
-        _finished_now(plan, job, pods, status, now)
+        _finished_now(plan, fw, job, pods, jobs, status, now)
     elif v.restarting is not None:
         rt, n = v.restarting
         msg = f"{kind} {name} is restarting because {n} {rt} replica(s) failed."
@@ -294,7 +325,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.FAILED, f"{kind}Failed", msg, stamp)
         plan.events.append(("Normal", f"{kind}Failed", msg))
         plan.metrics.append("failed")
-        _finished_now(plan, job, pods, status, now)
+        _finished_now(plan, fw, job, pods, jobs, status, now)
     deadline = job.run_policy.active_deadline_seconds
     started = parse_ts(status.get("startTime"))
     if plan.active and deadline is not None and started is not None:
@@ -303,14 +334,40 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     return finish()
 
 
-def _finished_now(plan: Plan, job: JobView, pods: list[Body], status: Body, now: dt.datetime) -> None:
+def _finished_now(plan: Plan, fw: Framework, job: JobView, pods: list[Body], jobs: Mapping[str, Body], status: Body,
+                  now: dt.datetime) -> None:
     """The job finished in this pass: apply cleanPodPolicy now (no later event may come to do it), drop any
     creations and deletions planned before the verdict, and start the TTL."""
     plan.active = False
     plan.create_pods, plan.create_services, plan.count_replacements = [], [], []
-    plan.delete_pods, plan.delete_services = [], []
+    plan.delete_pods, plan.delete_services, plan.create_jobs = [], [], []
     cleanup(plan, pods, job.clean_pod_policy, finished=True)
+    stop_jobs(plan, fw, job, jobs, finished=True)
     ttl_cleanup(plan, job, status, now)
+
+
+def _plan_job_role(plan: Plan, fw: Framework, job: JobView, rtype: str, pods: list[Body],
+                   jobs: Mapping[str, Body], opts: Options) -> bool:
+    """A replica type run as a ``batch/v1`` Job: create the Job when it is missing; True when its pod exists (or
+    the Job is done), i.e. the gang may be admitted with it."""
+    bj = jobs.get(launcher_job.job_name(job, rtype))
+    if bj is None:
+        pod = build_pod(fw, job, rtype, 0, cluster_domain=opts.cluster_domain, gang=opts.gang)
+        plan.create_jobs.append(launcher_job.build(job, rtype, pod, job_labels(fw, job), fw.default_container))
+        return False
+    if deleting(bj):
+        return False  # the old Job (suspended, or recreated by its user) is going; a new one follows
+    return launcher_job.finished(bj) or any(not deleting(p) for p in pods)
+
+
+def _job_limit(fw: Framework, job: JobView, jobs: Mapping[str, Body]) -> str | None:
+    """A replica type's Job that Kubernetes stopped for a runPolicy limit, with v1's message."""
+    for rtype in fw.job_roles:
+        bj = jobs.get(launcher_job.job_name(job, rtype))
+        msg = launcher_job.limit_message(job, rtype, bj) if bj is not None and rtype in job.replicas else None
+        if msg:
+            return msg
+    return None
 
 
 def _camel(fw: Framework, lower: str | None) -> str:
