@@ -75,7 +75,7 @@ def _current_version(custom: Any, namespace: str) -> str:
     return version_of(body["spec"]["serveConfigV2"])
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(600, func_only=True)  # queueing for the local node is not the test's time
 @pytest.mark.parametrize("step", STEPS)
 def test_an_operator_killed_at_a_rollout_step_completes_it_without_a_third_cluster_or_a_misplaced_config(
         serving: tuple[ProcessOperator, str], control_plane: Any, custom: Any, step: str) -> None:
