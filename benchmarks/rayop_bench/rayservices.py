@@ -60,10 +60,13 @@ async def apply_example(client: KubeClient, path: Path, namespace: str = NAMESPA
     return svc
 
 
-async def upgrade_to(client: KubeClient, path: Path, namespace: str = NAMESPACE) -> None:
-    """Give the running RayService the spec of ``path`` (one merge patch of ``spec``: lists are replaced whole)."""
+async def upgrade_to(client: KubeClient, path: Path, namespace: str = NAMESPACE,
+                     spec_extra: dict[str, Any] | None = None) -> None:
+    """Give the running RayService the spec of ``path``, with ``spec_extra``'s top-level fields over it (one merge
+    patch of ``spec``: lists are replaced whole)."""
     svc = example(path, namespace)[1]
-    await client.patch("ray.io/v1", "rayservices", svc["metadata"]["name"], {"spec": svc["spec"]}, namespace)
+    spec = {**svc["spec"], **(spec_extra or {})}
+    await client.patch("ray.io/v1", "rayservices", svc["metadata"]["name"], {"spec": spec}, namespace)
 
 
 async def answers(url: str, version: str, timeout: float) -> float:

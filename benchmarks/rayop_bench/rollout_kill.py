@@ -9,9 +9,10 @@ start again (:class:`ProcessOperator`: ``rayop operator`` as a subprocess, as us
 The steps, each observed from outside (KubeRay's status fields and the RayClusters, see :func:`step_reached`):
 
 ========================= =================================================================================
-``before-pending-create``  the spec changed and the RayService names a pending cluster, or a new RayCluster
-                           appears, whichever is seen first (``hit`` only if the cluster did not exist yet:
-                           an operator that writes the name and creates in one pass leaves no window)
+``before-pending-create``  the operator is killed first and the spec changed while it is down: the restarted
+                           operator finds an upgrade it has not started (``hit``: no new cluster existed then).
+                           The window between naming the pending cluster in the status and creating it is one
+                           API call wide; ``tests/component/test_rayservice.py`` seeds it on kwok
 ``after-pending-create``   a RayCluster that did not exist before the change exists
 ``after-config-apply``     ``status.pendingServiceStatus.applicationStatuses`` is not empty: the new config was
                            PUT to the pending cluster and its apps are reported
@@ -23,7 +24,9 @@ active and no pending, is Ready, every old cluster is gone, at most 2 RayCluster
 ever ran the wrong config: every live cluster's Serve applications are read from its head's dashboard
 (``GET /api/serve/applications/``, as the operator does) every ``audit_interval`` seconds, from before the change to
 the end, and a cluster that existed before the change must never show the new version's ``args.version``, one
-created after it never the old one.
+created after it never the old one. The same holds for rayop's own record, each cluster's
+``rayop.io/serve-config-hash`` annotation (every value it was seen with): never the new config's hash on an old
+cluster nor the old one's on a new cluster, and the serving cluster ends with the new config's hash.
 
 Usage (``asyncio.run`` from a sync test; in the test suite, a ``private_namespace`` that the session's in-process
 operator does not watch, as ``tests/e2e/test_rayjob_restarts_real_ray.py`` does)::
@@ -54,6 +57,7 @@ import yaml
 
 from rayop.kube.client import KubeClient
 from rayop.kube.config import from_kubeconfig
+from rayop.serve_rollout.hashing import serve_config_hash
 
 from .rayservices import V1, V2, example, upgrade_to
 from .rollout_watch import RolloutWatch
@@ -179,6 +183,22 @@ def audit_problems(seen: dict[str, set[str]], old: set[str], old_version: str, n
     return problems
 
 
+def hash_problems(hashes: dict[str, set[str]], old: set[str], old_hash: str, new_hash: str,
+                  serving: str) -> list[str]:
+    """Wrong records among ``hashes`` (cluster → every ``rayop.io/serve-config-hash`` it was seen with): the new
+    config's hash on an old cluster, the old one's on a new cluster, or a serving cluster without the new one."""
+    problems = []
+    for cluster, seen in sorted(hashes.items()):
+        wrong = new_hash if cluster in old else old_hash
+        if wrong in seen:
+            side = "old (active)" if cluster in old else "new (pending)"
+            problems.append(f"the {side} cluster {cluster} was annotated with serve config hash {wrong[:12]}")
+    if new_hash not in hashes.get(serving, set()):
+        problems.append(f"the serving cluster {serving or '-'} was never annotated with the new serve config hash "
+                        f"{new_hash[:12]} (seen: {sorted(hashes.get(serving, set()))})")
+    return problems
+
+
 def deployed_versions(details: dict[str, Any]) -> set[str]:
     """The ``args.version`` of every application in a ``GET /api/serve/applications/`` answer."""
     out = set()
@@ -244,6 +264,7 @@ class RolloutCheck:
     clusters: list[str] = field(default_factory=list)
     serving: str = ""
     seen_versions: dict[str, list[str]] = field(default_factory=dict)
+    seen_hashes: dict[str, list[str]] = field(default_factory=dict)
     audit_reads: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -252,30 +273,40 @@ class RolloutCheck:
         return not self.problems
 
 
-def _version_of(path: Path) -> str:
-    return str(yaml.safe_load(example(path)[1]["spec"]["serveConfigV2"])["applications"][0]["args"]["version"])
+def version_of(serve_config: str) -> str:
+    """The ``args.version`` of the example's only Serve application in a ``serveConfigV2``."""
+    return str(yaml.safe_load(serve_config)["applications"][0]["args"]["version"])
 
 
 async def kill_at_step(kubeconfig: Path, operator: OperatorProcess, step: str, namespace: str, *, to: Path = V2,
-                       down_seconds: float = 3.0, timeout: float = 400.0) -> RolloutCheck:
-    """Change the serving RayService of ``namespace`` to the spec of ``to``, SIGKILL the operator once ``step`` is
-    seen, start it again ``down_seconds`` later, and check the rollout (:class:`RolloutCheck`)."""
+                       spec_extra: dict[str, Any] | None = None, down_seconds: float = 3.0,
+                       timeout: float = 400.0) -> RolloutCheck:
+    """Change the serving RayService of ``namespace`` to the spec of ``to`` (plus ``spec_extra``), SIGKILL the
+    operator once ``step`` is seen, start it again ``down_seconds`` later, and check the rollout
+    (:class:`RolloutCheck`)."""
     client = KubeClient(from_kubeconfig(kubeconfig), field_manager="rayop-rollout-kill")
     try:
-        return await kill_at_step_with(client, operator, step, namespace, to=to, down_seconds=down_seconds,
-                                       timeout=timeout)
+        return await kill_at_step_with(client, operator, step, namespace, to=to, spec_extra=spec_extra,
+                                       down_seconds=down_seconds, timeout=timeout)
     finally:
         await client.close()
 
 
 async def kill_at_step_with(client: KubeClient, operator: OperatorProcess, step: str, namespace: str, *,
-                            to: Path = V2, down_seconds: float = 3.0, timeout: float = 400.0) -> RolloutCheck:
+                            to: Path = V2, spec_extra: dict[str, Any] | None = None, down_seconds: float = 3.0,
+                            timeout: float = 400.0) -> RolloutCheck:
     """:func:`kill_at_step` with a client of the caller's (the benchmark's)."""
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; choose from {', '.join(STEPS)}")
-    new_version = _version_of(to)
-    old_version = _version_of(V1 if to == V2 else V2)
     name = example(to)[1]["metadata"]["name"]
+    current = await client.get("ray.io/v1", "rayservices", name, namespace)
+    new_config = str(example(to)[1]["spec"]["serveConfigV2"])
+    old_config = str(current["spec"]["serveConfigV2"])
+    new_version, old_version = version_of(new_config), version_of(old_config)
+    new_hash, old_hash = serve_config_hash(new_config), serve_config_hash(old_config)
+    assert new_hash and old_hash
+    if new_version == old_version:
+        raise ValueError(f"{to} serves {new_version}, as the running RayService already does: nothing to roll out")
     watch = RolloutWatch(client, namespace, name)
     check = RolloutCheck(step)
     audit = ConfigAudit(client, namespace, watch)
@@ -287,17 +318,24 @@ async def kill_at_step_with(client: KubeClient, operator: OperatorProcess, step:
         watch.max_clusters = len(old)
         audit.start()
         t0 = time.monotonic()
-        await upgrade_to(client, to, namespace)
 
         def state() -> dict[str, Any]:
             return {"old": old, "alive": watch.alive(), "pending": watch.pending(),
                     "pending_apps": watch.pending_apps(), "selected": watch.selected()}
 
-        await watch.wait(lambda: step_reached(step, **state()), timeout, f"rollout step {step}")
-        check.hit = step_hit(step, **state())
-        operator.kill()
-        check.killed_s = round(time.monotonic() - t0, 2)
-        await asyncio.sleep(down_seconds)
+        if step == "before-pending-create":
+            operator.kill()  # the change lands while the operator is down (see the module's table)
+            check.killed_s = 0.0
+            await upgrade_to(client, to, namespace, spec_extra)
+            await asyncio.sleep(down_seconds)
+            check.hit = not step_reached("after-pending-create", **state())
+        else:
+            await upgrade_to(client, to, namespace, spec_extra)
+            await watch.wait(lambda: step_reached(step, **state()), timeout, f"rollout step {step}")
+            check.hit = step_hit(step, **state()) and (step != "after-switch" or bool(old & set(watch.alive())))
+            operator.kill()
+            check.killed_s = round(time.monotonic() - t0, 2)
+            await asyncio.sleep(down_seconds)
         operator.start()
 
         def done() -> bool:
@@ -317,6 +355,7 @@ async def kill_at_step_with(client: KubeClient, operator: OperatorProcess, step:
     check.clusters = sorted(watch.clusters)
     check.serving = watch.selected()
     check.seen_versions = {c: sorted(v) for c, v in audit.seen.items()}
+    check.seen_hashes = {c: sorted(v) for c, v in watch.config_hashes.items()}
     check.audit_reads = audit.reads
     if check.max_clusters > 2:
         check.problems.append(f"{check.max_clusters} RayClusters existed at once (at most 2 allowed): "
@@ -324,6 +363,7 @@ async def kill_at_step_with(client: KubeClient, operator: OperatorProcess, step:
     check.problems += audit_problems(audit.seen, old, old_version, new_version)
     if new_version not in audit.seen.get(check.serving, set()):
         check.problems.append(f"the serving cluster {check.serving or '-'} never showed config {new_version}")
+    check.problems += hash_problems(watch.config_hashes, old, old_hash, new_hash, check.serving)
     return check
 
 

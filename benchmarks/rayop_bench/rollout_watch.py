@@ -24,6 +24,10 @@ from typing import Any
 from rayop.kube.client import KubeClient
 from rayop.kube.informer import Informer
 
+#: The annotation on which rayop records the serve config (by hash) applied to a cluster
+#: (``rayop.operator.builders.rayservice.SERVE_CONFIG_HASH``, spelled out: the bench imports no operator internals).
+SERVE_CONFIG_HASH = "rayop.io/serve-config-hash"
+
 
 @dataclass
 class ClusterLife:
@@ -43,6 +47,9 @@ class RolloutWatch:
     #: (time seen, cluster the serve Service selects), in order; the first entry is the initial selection.
     switches: list[tuple[float, str]] = field(default_factory=list)
     cluster_ip: str = ""
+    #: Every ``rayop.io/serve-config-hash`` annotation each RayCluster was seen with (rayop's record of which serve
+    #: config it applied where; KubeRay writes none).
+    config_hashes: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._changed = asyncio.Event()
@@ -65,6 +72,9 @@ class RolloutWatch:
     def _on_cluster(self, kind: str, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         now = time.monotonic()
+        applied = (obj["metadata"].get("annotations") or {}).get(SERVE_CONFIG_HASH)
+        if applied:
+            self.config_hashes.setdefault(name, set()).add(applied)
         if kind == "DELETED":
             if name in self.clusters and self.clusters[name].gone is None:
                 self.clusters[name].gone = now

@@ -1,7 +1,8 @@
-"""RayService on real Ray Serve (local node): Ready and answering through its serve Service, a serve-config change
-in place (upgradeStrategy None), a blue/green upgrade that moves traffic, and a broken config that never takes
-traffic and is abandoned at its deadline. One RayService is shared by the steps, in file order (each step starts
-from the state the previous one left), to keep real-Ray time down."""
+"""RayService on real Ray Serve (local node): Ready and answering through its serve Service (from the host by its
+endpoints, from a pod by its ClusterIP and DNS name), a serve-config change in place (upgradeStrategy None), a
+blue/green upgrade that moves traffic, and a broken config that never takes traffic and is abandoned at its deadline.
+One RayService is shared by the steps, in file order (each step starts from the state the previous one left), to keep
+real-Ray time down."""
 
 from __future__ import annotations
 
@@ -162,6 +163,40 @@ def test_a_rayservice_becomes_ready_and_answers_through_its_serve_service(served
         print(f"through the ClusterIP from the host: {ask(f'http://{cluster_ip(core, ns)}:8000/')}")
     except Exception as exc:
         print(f"through the ClusterIP from the host: {exc!r}; {routing(core, ns)}")
+
+
+#: Run in a pod on the local node: one GET to each URL given, one JSON line per answer (or the error).
+FROM_POD = """
+import json, sys, urllib.request
+for url in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            print(json.dumps({"url": url, "answer": json.loads(resp.read())}))
+    except Exception as exc:
+        print(json.dumps({"url": url, "error": repr(exc)}))
+"""
+
+
+def test_a_pod_reaches_the_app_through_the_serve_service_cluster_ip_and_dns_name(
+        served: tuple[str, Any, Any]) -> None:
+    ns, custom, core = served
+    wait_for(lambda: cond(custom, ns, "Ready").get("status") == "True", timeout=240, interval=1, what="Ready")
+    urls = [f"http://{cluster_ip(core, ns)}:8000/", f"http://{NAME}-serve-svc.{ns}.svc:8000/"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "serve-client"}, "spec": {
+        "nodeSelector": {"rayop.io/node-type": "local"}, "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "client", "image": "python:3.11", "command": ["python", "-c", FROM_POD, *urls]}]}}
+    core.create_namespaced_pod(ns, pod)
+    try:
+        wait_for(lambda: core.read_namespaced_pod("serve-client", ns).status.phase in ("Succeeded", "Failed"),
+                 timeout=120, interval=0.5, what="the client pod finished")
+        lines = [json.loads(line) for line in core.read_namespaced_pod_log("serve-client", ns).splitlines()
+                 if line.startswith("{")]
+    finally:
+        core.delete_namespaced_pod("serve-client", ns, grace_period_seconds=0)
+    print(f"from a pod: {lines}")
+    assert [line["url"] for line in lines] == urls
+    assert [line.get("answer", {}).get("version") for line in lines] == ["v1", "v1"], lines
 
 
 def test_strategy_none_updates_the_serve_config_in_place(served: tuple[str, Any, Any]) -> None:

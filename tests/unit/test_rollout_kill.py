@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.rayop_bench.rollout_kill import audit_problems, deployed_versions, step_hit, step_reached
+from benchmarks.rayop_bench.rollout_kill import (
+    audit_problems,
+    deployed_versions,
+    hash_problems,
+    step_hit,
+    step_reached,
+)
 
 OLD = {"svc-aaaaa"}
 
@@ -78,3 +84,20 @@ def test_versions_are_read_from_each_applications_deployed_config_args() -> None
         "other": {"deployed_app_config": {"import_path": "x:y"}}}}
     assert deployed_versions(details) == {"v2"}
     assert deployed_versions({"controller_info": {}, "proxies": {}, "applications": {}}) == set()
+
+
+def test_the_new_configs_hash_recorded_on_an_old_cluster_is_a_problem() -> None:
+    problems = hash_problems({"svc-aaaaa": {"h-old", "h-new"}, "svc-bbbbb": {"h-new"}}, OLD, "h-old", "h-new",
+                             "svc-bbbbb")
+    assert problems == ["the old (active) cluster svc-aaaaa was annotated with serve config hash h-new"]
+
+
+def test_the_old_configs_hash_recorded_on_a_new_cluster_is_a_problem() -> None:
+    problems = hash_problems({"svc-aaaaa": {"h-old"}, "svc-bbbbb": {"h-old", "h-new"}}, OLD, "h-old", "h-new",
+                             "svc-bbbbb")
+    assert problems == ["the new (pending) cluster svc-bbbbb was annotated with serve config hash h-old"]
+
+
+def test_a_serving_cluster_never_recorded_with_the_new_config_is_a_problem() -> None:
+    assert hash_problems({"svc-aaaaa": {"h-old"}}, OLD, "h-old", "h-new", "svc-bbbbb")
+    assert hash_problems({"svc-aaaaa": {"h-old"}, "svc-bbbbb": {"h-new"}}, OLD, "h-old", "h-new", "svc-bbbbb") == []
