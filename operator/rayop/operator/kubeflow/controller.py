@@ -24,9 +24,10 @@ from rayop.operator.runtime.controller import Key, Result, Watch, needs_pass_on_
 from rayop.operator.runtime.runner import Context, Runtime
 
 from . import capacity, gang, metrics
+from .actions import Options, Plan
 from .framework import Body, Framework
-from .observe import GANG_GATE, deleting, gated, labels_of, slim_pod
-from .plan import SERVICE_REPLACEMENTS, Options, Plan, plan_job
+from .observe import GANG_GATE, REPLACEMENTS_ANNOTATION, deleting, gated, labels_of, slim_pod
+from .plan import plan_job
 
 logger = logging.getLogger("rayop.kubeflow")
 
@@ -193,7 +194,7 @@ class JobController:
         for svc_name, n in plan.count_replacements:
             try:
                 await ctx.client.patch("v1", "services", svc_name,
-                                       {"metadata": {"annotations": {SERVICE_REPLACEMENTS: str(n)}}}, ns)
+                                       {"metadata": {"annotations": {REPLACEMENTS_ANNOTATION: str(n)}}}, ns)
             except ApiError as exc:
                 failed.append(f"service {svc_name}: {exc.message}")
                 return Result.failed("; ".join(failed))  # never delete a pod whose replacement is not counted

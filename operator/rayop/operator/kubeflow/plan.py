@@ -6,63 +6,26 @@ resumed one restarts its clock; then the backoff limit and the active deadline; 
 planned by the shared pod-group engine (:mod:`rayop.operator.runtime.podgroups`, Kubeflow-indexed names): missing
 indices are created, out-of-range ones deleted, failed pods the restart policy retries are deleted (and recreated
 under the same name by a later pass); last the framework's rule sets Running/Succeeded/Failed/Restarting.
+What runPolicy does around that (cleanPodPolicy, TTL, the limits) is :mod:`.run_policy`; the result it returns is
+:class:`.actions.Plan`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from rayop.api.kubeflow_common import CleanPodPolicy, RestartPolicy
 from rayop.api.kubeflow_common import ConditionType as C
+from rayop.api.kubeflow_common import RestartPolicy
 from rayop.operator.runtime import podgroups as pg
 
 from . import conditions as cond
 from . import launcher_job
+from .actions import Options, Plan, parse_ts, ts
 from .framework import Body, Counts, Framework, JobView
-from .observe import by_type, count, deleting, labels_of, phase, replacements, restart_count
+from .observe import by_type, count, deleting, labels_of, phase, replacements
 from .pods import build_pod, build_service, job_labels, pod_name
-
-#: Annotation on a per-pod Service: how many times its pod was recreated (backoffLimit survives restarts).
-SERVICE_REPLACEMENTS = "rayop.io/replacements"
-
-
-@dataclass(frozen=True)
-class Options:
-    cluster_domain: str = ""
-    gang: bool = True
-    max_creates: int = 200
-
-
-@dataclass
-class Plan:
-    status: Body
-    create_pods: list[tuple[str, Body]] = field(default_factory=list)
-    create_services: list[Body] = field(default_factory=list)
-    delete_pods: list[tuple[str, Body]] = field(default_factory=list)
-    delete_services: list[str] = field(default_factory=list)
-    #: ``batch/v1`` Jobs of the framework's ``job_roles`` to create / delete (by name, pods with them).
-    create_jobs: list[Body] = field(default_factory=list)
-    delete_jobs: list[str] = field(default_factory=list)
-    #: Services whose replacement count goes up (name, new count), written before their pod is deleted.
-    count_replacements: list[tuple[str, int]] = field(default_factory=list)
-    delete_job: bool = False
-    events: list[tuple[str, str, str]] = field(default_factory=list)
-    metrics: list[str] = field(default_factory=list)
-    requeue_after: float | None = None
-    #: Every desired pod exists: the gang may be admitted (the controller checks capacity).
-    complete: bool = False
-    active: bool = True
-    namespace: str = ""
-
-
-def ts(now: dt.datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_ts(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+from .run_policy import cleanup, finished_now, job_limit, limit_failure, stop_jobs, ttl_cleanup
 
 
 class _Member:
@@ -141,47 +104,6 @@ def replica_statuses(fw: Framework, job: JobView, counts: Mapping[str, Counts]) 
     return out
 
 
-def cleanup(plan: Plan, pods: list[Body], policy: CleanPodPolicy, finished: bool) -> None:
-    """``DeletePodsAndServices``: finished + None deletes nothing, Running deletes Running and Pending pods,
-    All (or not finished: suspension, a limit) deletes every pod; each pod's same-named Service goes with it."""
-    if finished and policy == CleanPodPolicy.NONE:
-        return
-    for pod in pods:
-        if deleting(pod):
-            continue
-        if finished and policy == CleanPodPolicy.RUNNING and phase(pod) not in ("Running", "Pending"):
-            continue
-        plan.delete_pods.append((labels_of(pod)["rtype"] or "", pod))
-        plan.delete_services.append(pod["metadata"]["name"])
-
-
-def stop_jobs(plan: Plan, fw: Framework, job: JobView, jobs: Mapping[str, Body], finished: bool) -> None:
-    """After :func:`cleanup`: a replica type's Job that is not finished would replace the pods just deleted, so it
-    goes too — always when the job is suspended or stopped by a limit, after a finish when its pods are deleted."""
-    doomed = {labels_of(p)["rtype"] for _, p in plan.delete_pods}
-    for rtype in fw.job_roles:
-        name = launcher_job.job_name(job, rtype)
-        bj = jobs.get(name)
-        if bj is None or deleting(bj) or launcher_job.finished(bj) or name in plan.delete_jobs:
-            continue
-        if not finished or rtype.lower() in doomed:
-            plan.delete_jobs.append(name)
-
-
-def ttl_cleanup(plan: Plan, job: JobView, status: Body, now: dt.datetime) -> None:
-    """``CleanupJob``: delete the job ``ttlSecondsAfterFinished`` after its completion time."""
-    ttl = job.run_policy.ttl_seconds_after_finished
-    done = parse_ts(status.get("completionTime"))
-    if ttl is None or done is None:
-        return
-    left = (done + dt.timedelta(seconds=ttl) - now).total_seconds()
-    if left <= 0:
-        plan.delete_job = True
-        plan.metrics.append("deleted")
-    else:
-        plan.requeue_after = left
-
-
 def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[str, Body], now: dt.datetime,
              opts: Options, jobs: Mapping[str, Body] | None = None) -> Plan:
     """``jobs``: the job's own ``batch/v1`` Jobs by name (frameworks with ``job_roles``); ``pods`` includes theirs."""
@@ -242,10 +164,10 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
     status["lastReconcileTime"] = stamp
 
     # -- limits (ReconcileJobs) -----------------------------------------------------------------------------------
-    retry = {p["metadata"]["name"]: retryable(fw, job.replicas[_camel(fw, labels_of(p)["rtype"])].restart_policy, p)
-             for p in pods if _camel(fw, labels_of(p)["rtype"]) in job.replicas
-             and _camel(fw, labels_of(p)["rtype"]) not in fw.job_roles}  # a Job replaces its own pods
-    failure = _limit_failure(fw, job, pods, services, counts, retry, prev, status, now) or _job_limit(fw, job, jobs)
+    retry = {p["metadata"]["name"]: retryable(fw, job.replicas[fw.camel(labels_of(p)["rtype"] or "")].restart_policy, p)
+             for p in pods if fw.camel(labels_of(p)["rtype"] or "") in job.replicas
+             and fw.camel(labels_of(p)["rtype"] or "") not in fw.job_roles}  # a Job replaces its own pods
+    failure = limit_failure(fw, job, pods, services, counts, retry, prev, status, now) or job_limit(fw, job, jobs)
     if failure:
         status.setdefault("completionTime", stamp)
         status["replicaStatuses"] = replica_statuses(fw, job, counts)
@@ -307,7 +229,7 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.SUCCEEDED, f"{kind}Succeeded", msg, stamp)
         plan.events.append(("Normal", f"{kind}Succeeded", msg))
         plan.metrics.append("successful")
-        _finished_now(plan, fw, job, pods, jobs, status, now)
+        finished_now(plan, fw, job, pods, jobs, status, now)
     elif v.restarting is not None:
         rt, n = v.restarting
         msg = f"{kind} {name} is restarting because {n} {rt} replica(s) failed."
@@ -325,25 +247,13 @@ def plan_job(fw: Framework, job: JobView, pods: list[Body], services: Mapping[st
         conds = cond.update(conds, C.FAILED, f"{kind}Failed", msg, stamp)
         plan.events.append(("Normal", f"{kind}Failed", msg))
         plan.metrics.append("failed")
-        _finished_now(plan, fw, job, pods, jobs, status, now)
+        finished_now(plan, fw, job, pods, jobs, status, now)
     deadline = job.run_policy.active_deadline_seconds
     started = parse_ts(status.get("startTime"))
     if plan.active and deadline is not None and started is not None:
         left = (started + dt.timedelta(seconds=deadline) - now).total_seconds()
         plan.requeue_after = max(left, 0.5) if plan.requeue_after is None else min(plan.requeue_after, left)
     return finish()
-
-
-def _finished_now(plan: Plan, fw: Framework, job: JobView, pods: list[Body], jobs: Mapping[str, Body], status: Body,
-                  now: dt.datetime) -> None:
-    """The job finished in this pass: apply cleanPodPolicy now (no later event may come to do it), drop any
-    creations and deletions planned before the verdict, and start the TTL."""
-    plan.active = False
-    plan.create_pods, plan.create_services, plan.count_replacements = [], [], []
-    plan.delete_pods, plan.delete_services, plan.create_jobs = [], [], []
-    cleanup(plan, pods, job.clean_pod_policy, finished=True)
-    stop_jobs(plan, fw, job, jobs, finished=True)
-    ttl_cleanup(plan, job, status, now)
 
 
 def _plan_job_role(plan: Plan, fw: Framework, job: JobView, rtype: str, pods: list[Body],
@@ -358,45 +268,3 @@ def _plan_job_role(plan: Plan, fw: Framework, job: JobView, rtype: str, pods: li
     if deleting(bj):
         return False  # the old Job (suspended, or recreated by its user) is going; a new one follows
     return launcher_job.finished(bj) or any(not deleting(p) for p in pods)
-
-
-def _job_limit(fw: Framework, job: JobView, jobs: Mapping[str, Body]) -> str | None:
-    """A replica type's Job that Kubernetes stopped for a runPolicy limit, with v1's message."""
-    for rtype in fw.job_roles:
-        bj = jobs.get(launcher_job.job_name(job, rtype))
-        msg = launcher_job.limit_message(job, rtype, bj) if bj is not None and rtype in job.replicas else None
-        if msg:
-            return msg
-    return None
-
-
-def _camel(fw: Framework, lower: str | None) -> str:
-    return fw.camel(lower or "")
-
-
-def _limit_failure(fw: Framework, job: JobView, pods: list[Body], services: Mapping[str, Body],
-                   counts: Mapping[str, Counts], retry: Mapping[str, bool], prev: Body, status: Body,
-                   now: dt.datetime) -> str | None:
-    """backoffLimit (a new failure beyond the limit, or container restarts reaching it) and activeDeadlineSeconds,
-    with the training-operator's messages."""
-    limit = job.run_policy.backoff_limit
-    if limit is not None:
-        prev_failed = sum(int(r.get("failed") or 0) for r in (prev.get("replicaStatuses") or {}).values())
-        failed = sum(c.failed for c in counts.values())
-        active = sum(c.active for c in counts.values())
-        recreated = sum(replacements(s) for s in services.values())
-        new_failure = failed > prev_failed or any(retry.values())
-        exceeds = new_failure and active != job.total_replicas and recreated + 1 > limit
-        restarts = sum(restart_count(p) for p in pods if phase(p) == "Running" and job.replicas.get(
-            _camel(fw, labels_of(p)["rtype"]), None) is not None and job.replicas[
-            _camel(fw, labels_of(p)["rtype"])].restart_policy != RestartPolicy.NEVER)
-        past = restarts >= limit and (limit > 0 or restarts > 0)
-        if exceeds or past:
-            return f"Job {job.name} has failed because it has reached the specified backoff limit"
-    deadline = job.run_policy.active_deadline_seconds
-    started = parse_ts(status.get("startTime"))
-    if deadline is not None and started is not None and (now - started).total_seconds() >= deadline:
-        return f"Job {job.name} has failed because it was active longer than specified deadline"
-    return None
-
-
