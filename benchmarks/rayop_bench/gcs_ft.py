@@ -78,17 +78,19 @@ def _client_script(script: str, head_ip: str, timeout: float = 180) -> str | Non
     return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
 
 
-def _ready(pod: dict[str, Any]) -> bool:
+def pod_ready(pod: dict[str, Any]) -> bool:
     conds = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
 
 
-async def _pods(ctx: Context, selector: str) -> list[dict[str, Any]]:
+async def live_pods(ctx: Context, selector: str) -> list[dict[str, Any]]:
+    """The pods matching ``selector`` in the bench namespace that are not being deleted."""
     return [p for p in await ctx.client.list("v1", "pods", NAMESPACE, label_selector=selector)
             if not p["metadata"].get("deletionTimestamp")]
 
 
-async def _wait(predicate: Any, timeout: float, step: float = 0.25) -> float | None:
+async def wait_until(predicate: Any, timeout: float, step: float = 0.25) -> float | None:
+    """Seconds until ``await predicate()`` held (polled every ``step``), None if not within ``timeout``."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if await predicate():
@@ -116,26 +118,26 @@ async def gcs_ft(ctx: Context) -> dict[str, Any]:
         obj = await ctx.client.get("ray.io/v1", "rayclusters", name, NAMESPACE)
         return (obj.get("status") or {}).get("state") == "ready"
 
-    if await _wait(cluster_ready, ctx.params.timeout) is None:
+    if await wait_until(cluster_ready, ctx.params.timeout) is None:
         raise RuntimeError("the external-redis sample never became ready")
-    (head,) = await _pods(ctx, head_sel)
+    (head,) = await live_pods(ctx, head_sel)
     loop = asyncio.get_running_loop()
     first = await loop.run_in_executor(None, _client_script, SETUP, head["status"]["podIP"], 300)
     if first != "1":
         raise RuntimeError(f"actor/Serve setup failed: {first!r}")
-    workers = sorted(p["metadata"]["uid"] for p in await _pods(ctx, worker_sel))
-    worker_ip = (await _pods(ctx, worker_sel))[0]["status"]["podIP"]
+    workers = sorted(p["metadata"]["uid"] for p in await live_pods(ctx, worker_sel))
+    worker_ip = (await live_pods(ctx, worker_sel))[0]["status"]["podIP"]
     kills: list[dict[str, Any]] = []
     for i in range(1, KILLS + 1):
-        (old,) = await _pods(ctx, head_sel)
+        (old,) = await live_pods(ctx, head_sel)
         t0 = time.monotonic()
         await ctx.client.delete("v1", "pods", old["metadata"]["name"], NAMESPACE)
 
         async def new_head_ready(old_name: str = old["metadata"]["name"]) -> bool:
-            return any(p["metadata"]["name"] != old_name and _ready(p) for p in await _pods(ctx, head_sel))
+            return any(p["metadata"]["name"] != old_name and pod_ready(p) for p in await live_pods(ctx, head_sel))
 
-        head_ready = await _wait(new_head_ready, 300)
-        new = [p for p in await _pods(ctx, head_sel) if p["metadata"]["name"] != old["metadata"]["name"]]
+        head_ready = await wait_until(new_head_ready, 300)
+        new = [p for p in await live_pods(ctx, head_sel) if p["metadata"]["name"] != old["metadata"]["name"]]
         value = None
         while new and value is None and time.monotonic() - t0 < 300:
             value = await loop.run_in_executor(None, _client_script, INCREMENT, new[0]["status"]["podIP"], 90)
@@ -143,7 +145,7 @@ async def gcs_ft(ctx: Context) -> dict[str, Any]:
         kill = {"kill": i, "head_ready_s": round(head_ready, 2) if head_ready is not None else None,
                 "actor_s": round(actor_s, 2) if actor_s is not None else None,
                 "counter": value, "counter_kept": value == str(i + 1),
-                "workers_kept": sorted(p["metadata"]["uid"] for p in await _pods(ctx, worker_sel)) == workers,
+                "workers_kept": sorted(p["metadata"]["uid"] for p in await live_pods(ctx, worker_sel)) == workers,
                 "serve_answers": await loop.run_in_executor(None, _serve, worker_ip)}
         ctx.log(f"kill {i}: head ready {kill['head_ready_s']} s, actor answered {kill['actor_s']} s "
                 f"(counter {value}), workers kept {kill['workers_kept']}, serve {kill['serve_answers']}")

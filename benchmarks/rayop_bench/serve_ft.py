@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from . import serveload
+from .gcs_ft import live_pods, pod_ready, wait_until
 from .rayservices import SERVE_PORT, answers
 from .rollout_watch import RolloutWatch
 from .scenarios import NAMESPACE, Context
@@ -39,16 +40,6 @@ def example_docs(namespace: str = NAMESPACE) -> list[dict[str, Any]]:
     for doc in docs:
         doc["metadata"]["namespace"] = namespace
     return docs
-
-
-def _ready(pod: dict[str, Any]) -> bool:
-    conds = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
-
-
-async def _pods(ctx: Context, selector: str) -> list[dict[str, Any]]:
-    return [p for p in await ctx.client.list("v1", "pods", NAMESPACE, label_selector=selector)
-            if not p["metadata"].get("deletionTimestamp")]
 
 
 def _window(samples: list[serveload.Sample], start: float, end: float) -> dict[str, Any]:
@@ -78,7 +69,7 @@ async def rayservice_gcs_ft(ctx: Context) -> dict[str, Any]:
         cluster = watch.active()
         head_sel = f"ray.io/cluster={cluster},ray.io/node-type=head"
         worker_sel = f"ray.io/cluster={cluster},ray.io/node-type=worker"
-        workers = sorted(w["metadata"]["uid"] for w in await _pods(ctx, worker_sel))
+        workers = sorted(w["metadata"]["uid"] for w in await live_pods(ctx, worker_sel))
         ctx.log(f"{name} serves at {url} after {out['ready_s']}s on {cluster}; load at {p.rayservice_rate}/s, "
                 f"{KILLS} head deletions")
         gen = serveload.LoadGenerator(url, p.rayservice_concurrency, p.rayservice_rate,
@@ -86,28 +77,23 @@ async def rayservice_gcs_ft(ctx: Context) -> dict[str, Any]:
         await asyncio.sleep(p.rayservice_warm)
         kills: list[dict[str, Any]] = []
         for i in range(1, KILLS + 1):
-            (old,) = await _pods(ctx, head_sel)
+            (old,) = await live_pods(ctx, head_sel)
             old_name = old["metadata"]["name"]
             killed = gen.mark(f"kill-{i}")
             await ctx.client.delete("v1", "pods", old_name, NAMESPACE)
 
             async def new_head_ready(old_name: str = old_name) -> bool:
-                return any(h["metadata"]["name"] != old_name and _ready(h) for h in await _pods(ctx, head_sel))
+                return any(h["metadata"]["name"] != old_name and pod_ready(h) for h in await live_pods(ctx, head_sel))
 
-            head_ready: float | None = None
-            while time.monotonic() - killed < p.timeout:
-                if await new_head_ready():
-                    head_ready = time.monotonic()
-                    break
-                await asyncio.sleep(0.25)
+            head_ready = await wait_until(new_head_ready, p.timeout)
             service_ready = await watch.wait(watch.ready, p.timeout, f"RayService {name} Ready after kill {i}")
             await asyncio.sleep(p.rayservice_settle)
             kills.append({
                 "kill": i, "t": killed,
-                "head_ready_s": round(head_ready - killed, 2) if head_ready is not None else None,
+                "head_ready_s": round(head_ready, 2) if head_ready is not None else None,
                 "service_ready_s": round(service_ready - killed, 2),
                 "same_cluster": watch.active() == cluster and watch.alive() == [cluster],
-                "workers_kept": sorted(w["metadata"]["uid"] for w in await _pods(ctx, worker_sel)) == workers,
+                "workers_kept": sorted(w["metadata"]["uid"] for w in await live_pods(ctx, worker_sel)) == workers,
             })
             ctx.log(f"kill {i}: head Ready {kills[-1]['head_ready_s']}s, RayService Ready "
                     f"{kills[-1]['service_ready_s']}s, same cluster {kills[-1]['same_cluster']}, workers kept "
