@@ -142,6 +142,19 @@ def test_cluster_view_reads_everything_from_the_objects():
     assert view.head_ready and view.delete_after is not None and view.apps is None
 
 
+def test_cluster_view_counts_ready_serve_workers_only():
+    ready = [{"type": "Ready", "status": "True"}]
+
+    def worker(serve: str, conditions: list[dict[str, str]], deleting: bool = False) -> dict[str, Any]:
+        meta: dict[str, Any] = {"labels": {"ray.io/node-type": "worker", "ray.io/serve": serve}}
+        if deleting:
+            meta["deletionTimestamp"] = NOW
+        return {"metadata": meta, "status": {"phase": "Running", "conditions": conditions}}
+
+    pods = [worker("true", ready), worker("true", []), worker("false", ready), worker("true", ready, deleting=True)]
+    assert cluster_view({"metadata": {"name": "c"}}, pods, None).ready_serve_workers == 1
+
+
 def test_demands_count_head_and_each_replica():
     demands = cluster_demands(svc().spec.ray_cluster_config)
     assert [d.name for d in demands] == ["head", "g-0", "g-1"]

@@ -161,6 +161,14 @@ def test_pending_cluster_without_healthy_proxies_does_not_get_the_services():
     assert p.of(SwitchServices) == []
 
 
+def test_pending_cluster_whose_head_has_no_proxy_gets_the_services_through_a_ready_serve_worker():
+    # KubeRay's high-availability shape: head num-cpus 0, replicas (and so Serve's only proxy) on the workers.
+    workers_only = serving("svc-b", proxies_healthy=False, ready_serve_workers=1)
+    p = plan(desired(), observed(serving("svc-a", OLD), workers_only, active="svc-a", pending="svc-b",
+                                 serving_name="svc-a"))
+    assert p.of(SwitchServices) == [SwitchServices("svc-b")]
+
+
 def test_pending_cluster_with_one_app_not_running_does_not_get_the_services():
     apps = {"a": AppView("RUNNING"), "b": AppView("DEPLOYING")}
     p = plan(desired(), observed(serving("svc-a", OLD), serving("svc-b", apps=apps), active="svc-a",

@@ -43,15 +43,20 @@ class ClusterView:
     head_ready: bool = False
     #: Serve applications by name; None while no answer has come from the Serve API.
     apps: Mapping[str, AppView] | None = None
-    #: The cluster's Serve proxies answer ``/-/healthz`` (the head's at least).
+    #: The head's Serve proxy answers ``/-/healthz``.
     proxies_healthy: bool = False
+    #: Ready worker pods labelled ``ray.io/serve=true``: endpoints the serve Service routes to without the head.
+    #: Serve runs a proxy only on nodes with a replica (``EveryNode``), so a head with ``num-cpus: 0`` — KubeRay's
+    #: own high-availability sample — never has one; its workers serve.
+    ready_serve_workers: int = 0
     #: When the drained cluster may be deleted (``rayop.io/delete-after``); None: not marked.
     delete_after: dt.datetime | None = None
 
     @property
     def serving_ready(self) -> bool:
-        """Healthy for traffic: head ready, at least one app, every app RUNNING, proxies answering."""
-        return (self.head_ready and self.proxies_healthy and bool(self.apps)
+        """Healthy for traffic: head ready, at least one app, every app RUNNING, and somewhere to route to (the
+        head's proxy answers, or a Ready worker is a serve endpoint, as KubeRay counts ``numServeEndpoints``)."""
+        return (self.head_ready and (self.proxies_healthy or self.ready_serve_workers > 0) and bool(self.apps)
                 and all(a.status == ApplicationStatus.RUNNING for a in (self.apps or {}).values()))
 
     def failed_apps(self) -> dict[str, AppView]:

@@ -100,7 +100,7 @@ def _failure_summary(cluster: ClusterView) -> str:
         return f"application {name} is {app.status}" + (f": {detail}" if detail else "")
     if not cluster.head_ready:
         return "its head pod is not ready"
-    if not cluster.proxies_healthy:
+    if not cluster.proxies_healthy and not cluster.ready_serve_workers:
         return "its Serve proxies do not answer"
     return "its Serve applications are not RUNNING"
 

@@ -70,7 +70,16 @@ def cluster_view(cluster: Mapping[str, Any], pods: Sequence[Mapping[str, Any]],
         num_worker_groups=groups, serve_config_hash=ann.get(SERVE_CONFIG_HASH),
         created_at=parse_time(meta.get("creationTimestamp")), deleting=bool(meta.get("deletionTimestamp")),
         head_ready=pod_ready(head), apps=serve.app_map() if serve is not None else None,
-        proxies_healthy=bool(serve and serve.proxy_healthy), delete_after=parse_time(ann.get(DELETE_AFTER)))
+        proxies_healthy=bool(serve and serve.proxy_healthy), ready_serve_workers=ready_serve_workers(pods),
+        delete_after=parse_time(ann.get(DELETE_AFTER)))
+
+
+def ready_serve_workers(pods: Sequence[Mapping[str, Any]]) -> int:
+    """Ready worker pods the serve Service selects (``ray.io/serve=true``), not being deleted."""
+    return sum(1 for p in pods
+               if (labels := (p.get("metadata", {}).get("labels") or {})).get(L.RAY_NODE_TYPE) == L.NODE_TYPE_WORKER
+               and labels.get(L.RAY_SERVE) == L.SERVE_TRUE and not p.get("metadata", {}).get("deletionTimestamp")
+               and pod_ready(p))
 
 
 def upgrade_timeout(svc: RayService, default_s: float) -> float:
