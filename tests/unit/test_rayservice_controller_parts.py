@@ -142,6 +142,18 @@ def test_cluster_view_reads_everything_from_the_objects():
     assert view.head_ready and view.delete_after is not None and view.apps is None
 
 
+def test_a_config_put_started_and_not_seen_to_succeed_leaves_the_clusters_config_unknown():
+    def view(**ann: str) -> Any:
+        annotations = {k.replace("_", "-"): v for k, v in ann.items()}
+        return cluster_view({"metadata": {"name": "c", "annotations": {
+            f"rayop.io/{k}": v for k, v in annotations.items()}}}, [], None).serve_config_hash
+
+    assert view(serve_config_hash="a") == "a"
+    assert view(serve_config_hash="a", serve_config_applying="b") is None
+    assert view(serve_config_applying="b") is None
+    assert view(serve_config_hash="b", serve_config_applying="b") == "b"
+
+
 def test_cluster_view_counts_ready_serve_workers_only():
     ready = [{"type": "Ready", "status": "True"}]
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 #: Annotations rayop keeps on each RayService cluster (restart safety: read back by every pass).
 SERVE_CONFIG_HASH = "rayop.io/serve-config-hash"
+#: The hash of a serve config whose PUT was started and not yet seen to succeed: while it differs from
+#: ``SERVE_CONFIG_HASH`` the cluster's config is unknown (the PUT may have landed, or not), so it is sent again.
+SERVE_CONFIG_APPLYING = "rayop.io/serve-config-applying"
 DELETE_AFTER = "rayop.io/delete-after"
 
 

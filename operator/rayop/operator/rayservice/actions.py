@@ -14,6 +14,7 @@ from rayop.kube.client import ApiError, Conflict, NotFound
 from rayop.operator.builders import BuildError
 from rayop.operator.builders.rayservice import (
     DELETE_AFTER,
+    SERVE_CONFIG_APPLYING,
     SERVE_CONFIG_HASH,
     build_cluster_for_service,
     build_service_head_service,
@@ -101,7 +102,9 @@ async def _update_in_place(ctl: RayServiceController, p: Pass, name: str) -> Res
     return Result.done()
 
 
-async def _annotate_cluster(ctl: RayServiceController, p: Pass, name: str, annotations: dict[str, str]) -> None:
+async def _annotate_cluster(ctl: RayServiceController, p: Pass, name: str,
+                            annotations: dict[str, str | None]) -> None:
+    """Merge ``annotations`` into the cluster's (None removes one)."""
     with contextlib.suppress(NotFound):
         await ctl.ctx.client.patch("ray.io/v1", "rayclusters", name, {"metadata": {"annotations": annotations}},
                                    p.ns)
@@ -128,7 +131,7 @@ async def apply_serve_config(ctl: RayServiceController, p: Pass, name: str) -> R
                                        f"Failed to update serve applications on RayCluster {p.ns}/{name} (Issue 5: "
                                        f"Fail to create / update Serve applications): {outcome.error}")
                 return Result.requeue(3.0)
-            await _annotate_cluster(ctl, p, name, {SERVE_CONFIG_HASH: applied})
+            await _annotate_cluster(ctl, p, name, {SERVE_CONFIG_HASH: applied, SERVE_CONFIG_APPLYING: None})
             ctl.ctx.events.normal(p.body, "UpdatedServeApplications", f"Updated serve applications on RayCluster "
                                                                       f"{p.ns}/{name} (config {applied[:12]})")
             return Result.requeue(1.0)
@@ -142,6 +145,9 @@ async def apply_serve_config(ctl: RayServiceController, p: Pass, name: str) -> R
         return Result.failed(str(exc))
     purpose = f"apply/{name}/{p.desired.serve_config_hash or ''}"
     api = HttpServeApi(target[0], target[1], ctl.session(), ctl.settings.http_timeout_seconds)
+    # Recorded before the PUT: an operator killed while it is in flight (or a PUT that timed out but landed) leaves
+    # the config unknown rather than the old hash, so the next operator sends it again.
+    await _annotate_cluster(ctl, p, name, {SERVE_CONFIG_APPLYING: p.desired.serve_config_hash or ""})
     ctl.applying[slot] = purpose
     ctl.calls.start(p.key, purpose, lambda: api.put_config(config))
     return Result.requeue(2.0)

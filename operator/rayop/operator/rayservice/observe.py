@@ -14,7 +14,7 @@ from typing import Any
 from rayop.api import labels as L
 from rayop.api.raycluster import RayClusterSpec
 from rayop.api.rayservice import RayService
-from rayop.operator.builders.rayservice import DELETE_AFTER, SERVE_CONFIG_HASH
+from rayop.operator.builders.rayservice import DELETE_AFTER, SERVE_CONFIG_APPLYING, SERVE_CONFIG_HASH
 from rayop.serve_rollout.capacity import PodDemand, container_requests
 from rayop.serve_rollout.hashing import cluster_hash, prefix_hashes, serve_config_hash
 from rayop.serve_rollout.model import ClusterView, Desired
@@ -67,11 +67,18 @@ def cluster_view(cluster: Mapping[str, Any], pods: Sequence[Mapping[str, Any]],
     head = head_pod(pods)
     return ClusterView(
         name=str(meta.get("name", "")), cluster_hash=ann.get(L.HASH_WITHOUT_REPLICAS_AND_WORKERS_TO_DELETE),
-        num_worker_groups=groups, serve_config_hash=ann.get(SERVE_CONFIG_HASH),
+        num_worker_groups=groups, serve_config_hash=applied_config_hash(ann),
         created_at=parse_time(meta.get("creationTimestamp")), deleting=bool(meta.get("deletionTimestamp")),
         head_ready=pod_ready(head), apps=serve.app_map() if serve is not None else None,
         proxies_healthy=bool(serve and serve.proxy_healthy), ready_serve_workers=ready_serve_workers(pods),
         delete_after=parse_time(ann.get(DELETE_AFTER)))
+
+
+def applied_config_hash(annotations: Mapping[str, str]) -> str | None:
+    """The serve config a cluster runs, as far as its annotations prove it: None while a PUT of another config was
+    started and not seen to succeed (it may or may not have landed)."""
+    recorded, applying = annotations.get(SERVE_CONFIG_HASH), annotations.get(SERVE_CONFIG_APPLYING)
+    return recorded if applying is None or applying == recorded else None
 
 
 def ready_serve_workers(pods: Sequence[Mapping[str, Any]]) -> int:
