@@ -171,28 +171,30 @@ def step_hit(step: str, *, old: set[str], alive: list[str], pending: str, pendin
     return at(step) and (later is None or not at(later))
 
 
+def _wrong_side(seen: dict[str, set[str]], old: set[str], old_value: str, new_value: str) -> list[tuple[str, str, str]]:
+    """(side, cluster, value) for each cluster seen with the other side's value: the new one on an old cluster, the
+    old one on a new cluster."""
+    out = []
+    for cluster, values in sorted(seen.items()):
+        wrong = new_value if cluster in old else old_value
+        if wrong in values:
+            out.append(("old (active)" if cluster in old else "new (pending)", cluster, wrong))
+    return out
+
+
 def audit_problems(seen: dict[str, set[str]], old: set[str], old_version: str, new_version: str) -> list[str]:
     """Wrong configs among ``seen`` (cluster → every ``args.version`` its Serve apps ever showed): an old cluster
     with the new version, or a new one with the old version."""
-    problems = []
-    for cluster, versions in sorted(seen.items()):
-        wrong = new_version if cluster in old else old_version
-        if wrong in versions:
-            side = "old (active)" if cluster in old else "new (pending)"
-            problems.append(f"the {side} cluster {cluster} ran serve config {wrong}")
-    return problems
+    return [f"the {side} cluster {cluster} ran serve config {wrong}"
+            for side, cluster, wrong in _wrong_side(seen, old, old_version, new_version)]
 
 
 def hash_problems(hashes: dict[str, set[str]], old: set[str], old_hash: str, new_hash: str,
                   serving: str) -> list[str]:
     """Wrong records among ``hashes`` (cluster → every ``rayop.io/serve-config-hash`` it was seen with): the new
     config's hash on an old cluster, the old one's on a new cluster, or a serving cluster without the new one."""
-    problems = []
-    for cluster, seen in sorted(hashes.items()):
-        wrong = new_hash if cluster in old else old_hash
-        if wrong in seen:
-            side = "old (active)" if cluster in old else "new (pending)"
-            problems.append(f"the {side} cluster {cluster} was annotated with serve config hash {wrong[:12]}")
+    problems = [f"the {side} cluster {cluster} was annotated with serve config hash {wrong[:12]}"
+                for side, cluster, wrong in _wrong_side(hashes, old, old_hash, new_hash)]
     if new_hash not in hashes.get(serving, set()):
         problems.append(f"the serving cluster {serving or '-'} was never annotated with the new serve config hash "
                         f"{new_hash[:12]} (seen: {sorted(hashes.get(serving, set()))})")
