@@ -174,23 +174,10 @@ class JobController:
     async def _act(self, body: Body, plan: Plan, key: Key) -> Result:
         ctx, ns = self.ctx, body["metadata"]["namespace"]
         failed: list[str] = []
-        for job_name in plan.delete_jobs:
-            try:
-                await ctx.client.delete("batch/v1", "jobs", job_name, ns)  # background: its pods follow
-                ctx.events.normal(body, "SuccessfulDeleteJob", f"Deleted job: {job_name}")
-            except NotFound:
-                pass
-            except ApiError as exc:
-                failed.append(f"job {job_name}: {exc.message}")
+        for job_name in plan.delete_jobs:  # background deletion: the Job's pods follow
+            await self._delete_child(body, "batch/v1", "jobs", job_name, failed, event="SuccessfulDeleteJob")
         for job in plan.create_jobs:
-            try:
-                await ctx.client.create(owned({**job, "metadata": {**job["metadata"], "namespace": ns}}, body))
-                ctx.events.normal(body, "SuccessfulCreateJob", f"Created job: {job['metadata']['name']}")
-            except Conflict:
-                pass
-            except ApiError as exc:
-                ctx.events.warning(body, "FailedCreateJob", f"Error creating: {exc.message}")
-                failed.append(f"job {job['metadata']['name']}: {exc.message}")
+            await self._create_child(body, {**job, "metadata": {**job["metadata"], "namespace": ns}}, failed)
         for svc_name, n in plan.count_replacements:
             try:
                 await ctx.client.patch("v1", "services", svc_name,
@@ -199,37 +186,42 @@ class JobController:
                 failed.append(f"service {svc_name}: {exc.message}")
                 return Result.failed("; ".join(failed))  # never delete a pod whose replacement is not counted
         for rtype, pod in plan.delete_pods:
-            pname = pod["metadata"]["name"]
-            ctx.expectations.expect_delete(key, rtype.lower(), pod["metadata"].get("uid", ""))
-            try:
-                await ctx.client.delete("v1", "pods", pname, ns, precondition_uid=pod["metadata"].get("uid"))
-                ctx.events.normal(body, "SuccessfulDeletePod", f"Deleted pod: {pname}")
-            except NotFound:
-                pass
-            except ApiError as exc:
-                failed.append(f"pod {pname}: {exc.message}")
+            uid = pod["metadata"].get("uid")
+            ctx.expectations.expect_delete(key, rtype.lower(), uid or "")
+            await self._delete_child(body, "v1", "pods", pod["metadata"]["name"], failed, event="SuccessfulDeletePod",
+                                     precondition_uid=uid)
         for svc_name in plan.delete_services:
-            try:
-                await ctx.client.delete("v1", "services", svc_name, ns)
-            except NotFound:
-                pass
-            except ApiError as exc:
-                failed.append(f"service {svc_name}: {exc.message}")
+            await self._delete_child(body, "v1", "services", svc_name, failed)
         # Creations of one pass run concurrently: a job's pods are independent, and a burst of jobs is bounded by
         # the API's latency, not by the operator.
-        await asyncio.gather(*(self._create_service(body, svc, failed) for svc in plan.create_services),
+        await asyncio.gather(*(self._create_child(body, svc, failed) for svc in plan.create_services),
                              *(self._create_pod(body, key, rtype, pod, failed) for rtype, pod in plan.create_pods))
         return Result.failed("; ".join(failed)) if failed else Result.done()
 
-    async def _create_service(self, body: Body, svc: Body, failed: list[str]) -> None:
+    async def _create_child(self, body: Body, obj: Body, failed: list[str]) -> None:
+        """Create one owned child (a Service, a batch Job) with the training-operator's events; an existing one is
+        no error (a pass after a restart, or a stale cache)."""
+        kind, name = obj["kind"], obj["metadata"]["name"]
         try:
-            await self.ctx.client.create(owned(svc, body))
-            self.ctx.events.normal(body, "SuccessfulCreateService", f"Created service: {svc['metadata']['name']}")
+            await self.ctx.client.create(owned(obj, body))
+            self.ctx.events.normal(body, f"SuccessfulCreate{kind}", f"Created {kind.lower()}: {name}")
         except Conflict:
             pass
         except ApiError as exc:
-            self.ctx.events.warning(body, "FailedCreateService", f"Error creating: {exc.message}")
-            failed.append(f"service {svc['metadata']['name']}: {exc.message}")
+            self.ctx.events.warning(body, f"FailedCreate{kind}", f"Error creating: {exc.message}")
+            failed.append(f"{kind.lower()} {name}: {exc.message}")
+
+    async def _delete_child(self, body: Body, api_version: str, plural: str, name: str, failed: list[str],
+                            event: str | None = None, **kw: Any) -> None:
+        """Delete one child; one already gone is no error."""
+        try:
+            await self.ctx.client.delete(api_version, plural, name, body["metadata"]["namespace"], **kw)
+            if event:
+                self.ctx.events.normal(body, event, f"Deleted {plural[:-1]}: {name}")
+        except NotFound:
+            pass
+        except ApiError as exc:
+            failed.append(f"{plural[:-1]} {name}: {exc.message}")
 
     async def _create_pod(self, body: Body, key: Key, rtype: str, pod: Body, failed: list[str]) -> None:
         ctx, pname = self.ctx, pod["metadata"]["name"]
