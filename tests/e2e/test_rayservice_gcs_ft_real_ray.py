@@ -52,6 +52,17 @@ def ready(custom: Any, ns: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+def wait_ready(custom: Any, core: Any, ns: str, what: str) -> None:
+    """Wait for the RayService's Ready condition; on a timeout say what the status and the pods showed."""
+    try:
+        wait_for(lambda: ready(custom, ns), timeout=300, what=what)
+    except AssertionError as exc:
+        body = custom.get_namespaced_custom_object("ray.io", "v1", ns, "rayservices", NAME)
+        states = [(p.metadata.name, p.status.phase, p.metadata.labels.get("ray.io/serve"), pod_ready(p))
+                  for p in core.list_namespaced_pod(ns).items]
+        raise AssertionError(f"{exc}\nstatus: {body.get('status')}\npods: {states}") from None
+
+
 def active(custom: Any, ns: str) -> str:
     body = custom.get_namespaced_custom_object("ray.io", "v1", ns, "rayservices", NAME)
     return str(((body.get("status") or {}).get("activeServiceStatus") or {}).get("rayClusterName") or "")
@@ -84,7 +95,7 @@ def serve_url(core: Any, ns: str) -> str:
 def test_a_rayservice_whose_head_runs_no_replicas_becomes_ready_and_answers_through_its_worker(
         ha_service: tuple[str, Any, Any]) -> None:
     ns, custom, core = ha_service
-    wait_for(lambda: ready(custom, ns), timeout=300, what="RayService Ready")
+    wait_ready(custom, core, ns, "RayService Ready")
     answer = wait_for(lambda: ask(serve_url(core, ns)), timeout=60, what="the serve Service answers")
     assert answer["version"] == "v1"
     assert answer["pod"] in pods(core, ns, active(custom, ns), "worker")  # the head has no replica
@@ -114,7 +125,7 @@ def test_a_head_deletion_keeps_the_cluster_and_its_worker_and_the_service_answer
         core.delete_namespaced_pod(head, ns)
         wait_for(lambda: any(n != head and pod_ready(p) for n, p in pods(core, ns, cluster, "head").items()),
                  timeout=300, what="a new head pod Ready")
-        wait_for(lambda: ready(custom, ns), timeout=300, what="RayService Ready again")
+        wait_ready(custom, core, ns, "RayService Ready again")
         time.sleep(5)
     finally:
         stop.set()
