@@ -113,9 +113,17 @@ def test_custom_serve_service_keeps_its_name_and_app_protocol():
     assert service["spec"]["ports"][0]["appProtocol"] == "kubernetes.io/h2c"
 
 
-def test_serve_service_without_serve_port_is_a_build_error():
+def test_serve_service_of_a_head_without_declared_ports_uses_kuberays_default_serve_port():
     s = svc()
     s.spec.ray_cluster_config.head_group_spec.template["spec"]["containers"][0]["ports"] = []
+    cluster = RayCluster.parse(build_cluster_for_service(s, cluster_name="svc-abcde", cluster_hash="h"))
+    assert build_service_serve_service(s, cluster)["spec"]["ports"] == [{"name": "serve", "port": 8000}]
+
+
+def test_serve_service_without_serve_port_is_a_build_error():
+    s = svc()
+    s.spec.ray_cluster_config.head_group_spec.template["spec"]["containers"][0]["ports"] = [
+        {"name": "dashboard", "containerPort": 8265}]
     cluster = RayCluster.parse(build_cluster_for_service(s, cluster_name="svc-abcde", cluster_hash="h"))
     with pytest.raises(BuildError):
         build_service_serve_service(s, cluster)

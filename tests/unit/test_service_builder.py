@@ -105,9 +105,13 @@ def test_serve_service_exposes_serve_ports_of_the_head():
     assert svc["spec"]["ports"] == [{"name": "serve", "port": 8000}, {"name": "serve-grpc", "port": 9000}]
 
 
+def test_serve_service_of_a_head_that_declares_no_ports_exposes_the_default_serve_port():
+    assert build_serve_service(make_cluster())["spec"]["ports"] == [{"name": "serve", "port": 8000}]
+
+
 def test_serve_service_without_serve_port_is_an_error_with_kuberays_message():
     with pytest.raises(BuildError, match="Please specify a port named 'serve'"):
-        build_serve_service(make_cluster())
+        build_serve_service(make_cluster(**{PORTS: [{"name": "dashboard", "containerPort": 8265}]}))
 
 
 def test_headless_worker_service_only_for_multihost_groups():

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rayop.api import labels as L
 from rayop.operator.builders import DEFAULT_OPTIONS, BuildError, BuildOptions, names
-from rayop.operator.builders.service import SERVE_PORT_ERROR, build_head_service
+from rayop.operator.builders.service import SERVE_PORT_ERROR, build_head_service, serve_ports
 
 if TYPE_CHECKING:
     from rayop.api.raycluster import RayCluster
@@ -75,19 +75,13 @@ def build_service_head_service(svc: RayService, cluster: RayCluster,
     return service
 
 
-def _serve_ports(cluster: RayCluster) -> list[dict[str, Any]]:
-    containers = (cluster.spec.head_group_spec.template.get("spec") or {}).get("containers") or [{}]
-    return [{"name": p["name"], "port": int(p["containerPort"])} for p in containers[0].get("ports") or []
-            if p.get("name") == "serve" or str(p.get("name", "")).startswith("serve-")]
-
-
 def serve_selector(cluster_name: str) -> dict[str, str]:
     return {L.RAY_CLUSTER: cluster_name, L.RAY_SERVE: L.SERVE_TRUE}
 
 
 def build_service_serve_service(svc: RayService, cluster: RayCluster) -> dict[str, Any]:
     """The serve Service over ``cluster``'s pods that pass the Serve health check, merged into ``serveService``."""
-    ports = _serve_ports(cluster)
+    ports = serve_ports(cluster)
     custom = copy.deepcopy(svc.spec.serve_service or {})
     spec = custom.get("spec") or {}
     user_ports = list(spec.get("ports") or [])

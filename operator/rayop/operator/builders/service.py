@@ -117,14 +117,17 @@ def is_serve_service_enabled(cluster: RayCluster) -> bool:
     return cluster.annotations.get(L.ENABLE_SERVE_SERVICE, "") == "true"
 
 
+def serve_ports(cluster: RayCluster) -> list[dict[str, Any]]:
+    """The head ports named ``serve`` or ``serve-*``, from the same ports the head Service gets: a head container
+    that declares none has KubeRay's defaults, ``serve 8000`` among them (KubeRay's ``getServicePorts``)."""
+    return [{"name": p["name"], "port": p["port"]} for p in head_service_ports(cluster)
+            if p["name"] == "serve" or p["name"].startswith("serve-")]
+
+
 def build_serve_service(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
     """``<cluster>-serve-svc`` over every pod of the cluster, exposing head ports named serve / serve-*."""
     del options  # Same shape whatever the operator options; kept for a uniform builder signature.
-    ports = [
-        {"name": p["name"], "port": int(p["containerPort"])}
-        for p in _head_container(cluster).get("ports") or []
-        if p.get("name") == "serve" or str(p.get("name", "")).startswith("serve-")
-    ]
+    ports = serve_ports(cluster)
     if not ports:
         raise BuildError(SERVE_PORT_ERROR)
     spec: dict[str, Any] = {"selector": {L.RAY_CLUSTER: cluster.name}, "ports": ports}

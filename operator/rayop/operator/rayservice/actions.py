@@ -160,8 +160,14 @@ async def switch_services(ctl: RayServiceController, p: Pass, name: str) -> Resu
     if current is None:
         return Result.requeue(1.0)
     cluster = RayCluster.parse(current)
-    for service in (build_service_head_service(p.svc, cluster, ctl.options),
-                    build_service_serve_service(p.svc, cluster)):
+    try:  # both built before either moves: a half switch would leave the Services disagreeing
+        services = (build_service_head_service(p.svc, cluster, ctl.options),
+                    build_service_serve_service(p.svc, cluster))
+    except BuildError as exc:
+        ctl.ctx.events.warning(p.body, "FailedToCreateService", f"Cannot point the Services of {p.ns}/{p.svc.name} "
+                                                                f"at RayCluster {name}: {exc}")
+        return Result.failed(str(exc))
+    for service in services:
         result = await _point_service(ctl, p, service, name)
         if result.outcome.value != "done":
             return result
