@@ -10,15 +10,14 @@ import json
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.helpers import wait_for
+from tests.support.rayservice import applied_in_fresh_namespace
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "08-rayservice-gcs-ft" / "rayservice.yaml"
 NAME = "version-ha"
@@ -27,23 +26,8 @@ NAME = "version-ha"
 @pytest.fixture(scope="module")
 def ha_service(operator: Any, local_node: Any, api_client: Any) -> Iterator[tuple[str, Any, Any]]:
     """Every document of the example in a fresh watched namespace: (namespace, CustomObjectsApi, CoreV1Api)."""
-    from kubernetes import client, utils
-
-    core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
-    ns = f"t-{uuid.uuid4().hex[:10]}"
-    core.create_namespace({"metadata": {"name": ns}})
-    for doc in (d for d in yaml.safe_load_all(EXAMPLE.read_text()) if d):
-        if doc["kind"] == "RayService":
-            custom.create_namespaced_custom_object("ray.io", "v1", ns, "rayservices", doc)
-        else:
-            utils.create_from_dict(api_client, doc, namespace=ns)
-    try:
-        yield ns, custom, core
-    finally:
-        custom.delete_namespaced_custom_object("ray.io", "v1", ns, "rayservices", NAME)
-        wait_for(lambda: not custom.list_namespaced_custom_object("ray.io", "v1", ns, "rayclusters")["items"],
-                 timeout=180, what="clusters deleted with the RayService")
-        core.delete_namespace(ns)
+    with applied_in_fresh_namespace(api_client, EXAMPLE, NAME) as applied:
+        yield applied
 
 
 def ready(custom: Any, ns: str) -> bool:

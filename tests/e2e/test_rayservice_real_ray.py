@@ -10,7 +10,6 @@ import json
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from tests.helpers import wait_for
+from tests.support.rayservice import applied_in_fresh_namespace
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "data" / "rayservice-local.yaml"
@@ -28,21 +28,8 @@ NAME = "serve-e2e"
 @pytest.fixture(scope="module")
 def served(operator: Any, local_node: Any, api_client: Any) -> Iterator[tuple[str, Any, Any]]:
     """The shared RayService in its own watched namespace: (namespace, CustomObjectsApi, CoreV1Api)."""
-    from kubernetes import client, utils
-
-    core, custom = client.CoreV1Api(api_client), client.CustomObjectsApi(api_client)
-    ns = f"t-{uuid.uuid4().hex[:10]}"
-    core.create_namespace({"metadata": {"name": ns}})
-    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
-    utils.create_from_dict(api_client, docs[0], namespace=ns)
-    custom.create_namespaced_custom_object("ray.io", "v1", ns, "rayservices", docs[1])
-    try:
-        yield ns, custom, core
-    finally:
-        custom.delete_namespaced_custom_object("ray.io", "v1", ns, "rayservices", NAME)
-        wait_for(lambda: not custom.list_namespaced_custom_object("ray.io", "v1", ns, "rayclusters")["items"],
-                 timeout=120, what="clusters deleted with the RayService")
-        core.delete_namespace(ns)
+    with applied_in_fresh_namespace(api_client, MANIFEST, NAME, teardown_timeout=120) as applied:
+        yield applied
 
 
 def status(custom: Any, ns: str) -> dict[str, Any]:
