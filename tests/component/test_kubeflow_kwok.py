@@ -272,3 +272,58 @@ def test_active_deadline_fails_an_mpijob_with_the_upstream_message_and_stops_its
     cond = last_condition(custom, namespace, "mpijobs", "pi", "Failed", timeout=60)
     assert cond["message"] == "Job pi has failed because it was active longer than specified deadline"
     wait_for(lambda: not pods_of(core, namespace, "pi"), timeout=30, what="pods deleted")
+
+
+@pytest.fixture()
+def autoscaling(api_client: Any) -> Any:
+    from kubernetes import client
+
+    return client.AutoscalingV2Api(api_client)
+
+
+def hpa_of(autoscaling: Any, namespace: str, name: str) -> Any:
+    from kubernetes.client.rest import ApiException
+
+    try:
+        return autoscaling.read_namespaced_horizontal_pod_autoscaler(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def test_an_elastic_pytorchjob_gets_an_hpa_the_hpa_controller_can_scale_through_the_jobs_scale_subresource(
+        operator: Any, custom: Any, core: Any, autoscaling: Any, namespace: str) -> None:
+    create(custom, namespace, "pytorchjobs", example("pytorchjob-elastic.yaml"))
+    name = "elastic-echo"
+    last_condition(custom, namespace, "pytorchjobs", name, "Running", timeout=90)
+    hpa = wait_for(lambda: hpa_of(autoscaling, namespace, name), timeout=30, what="the job's HPA")
+    ref = hpa.spec.scale_target_ref
+    assert (ref.api_version, ref.kind, ref.name) == ("kubeflow.org/v1", "PyTorchJob", name)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 3)
+    assert [o.kind for o in hpa.metadata.owner_references if o.controller] == ["PyTorchJob"]
+
+    def able_to_scale() -> Any:  # kube-controller-manager's HPA controller read the job's scale subresource
+        got = hpa_of(autoscaling, namespace, name)
+        conds = {c.type: c for c in (got.status.conditions or [])} if got is not None and got.status else {}
+        return conds.get("AbleToScale") if conds.get("AbleToScale") and conds["AbleToScale"].status == "True" \
+            else None
+    assert wait_for(able_to_scale, timeout=90, what="HPA AbleToScale").reason == "SucceededGetScale"
+
+    custom.patch_namespaced_custom_object_scale(GROUP, VERSION, namespace, "pytorchjobs", name,
+                                                {"spec": {"replicas": 3}})
+    wait_for(lambda: f"{name}-worker-2" in pods_of(core, namespace, name), timeout=60, what="a third worker")
+    assert env(pods_of(core, namespace, name)[f"{name}-worker-2"])["PET_NNODES"] == "1:3"
+
+
+def test_suspending_an_elastic_pytorchjob_deletes_its_hpa_and_resuming_creates_it_again(
+        operator: Any, custom: Any, autoscaling: Any, namespace: str) -> None:
+    create(custom, namespace, "pytorchjobs", example("pytorchjob-elastic.yaml"))
+    name = "elastic-echo"
+    wait_for(lambda: hpa_of(autoscaling, namespace, name), timeout=60, what="the job's HPA")
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "pytorchjobs", name,
+                                          {"spec": {"runPolicy": {"suspend": True}}})
+    wait_for(lambda: hpa_of(autoscaling, namespace, name) is None, timeout=30, what="the HPA deleted")
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, "pytorchjobs", name,
+                                          {"spec": {"runPolicy": {"suspend": False}}})
+    wait_for(lambda: hpa_of(autoscaling, namespace, name), timeout=30, what="the HPA back")

@@ -71,6 +71,10 @@ the operator watches cluster-wide and filters, which a Role cannot allow.
 - apiGroups: [kubeflow.org]
   resources: [tfjobs/finalizers, pytorchjobs/finalizers, mpijobs/finalizers, xgboostjobs/finalizers]
   verbs: [update]
+# Elastic PyTorchJobs' HorizontalPodAutoscalers.
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, list, watch, create, delete, patch, update]
 {{- end }}
 # Pods and Services of every kind; Secrets (auth tokens, MPI keys); ServiceAccounts (autoscaler);
 # ConfigMaps (MPI hostfiles, serve configs).

@@ -85,6 +85,8 @@ class CrdInfo:
     scope: str = "Namespaced"
     #: Extra top-level validation rules (x-kubernetes-validations) on the whole object's spec.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The ``scale`` subresource (specReplicasPath, statusReplicasPath, labelSelectorPath), for an HPA's target.
+    scale: dict[str, str] | None = None
 
 
 class CustomResource(ApiModel):

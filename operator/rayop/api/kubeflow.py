@@ -16,6 +16,12 @@ from rayop.api.base import ApiModel, CrdInfo, CustomResource
 from rayop.api.kubeflow_common import GROUP, VERSION, CleanPodPolicy, JobStatus, ReplicaSpec, RunPolicy, printer_columns
 from rayop.api.types import Int32
 
+#: PyTorchJob's scale subresource (training-operator v1.7+): an HPA scales ``Worker.replicas`` and reads the active
+#: Workers and their selector from the status.
+WORKER_SCALE = {"specReplicasPath": ".spec.pytorchReplicaSpecs.Worker.replicas",
+                "statusReplicasPath": ".status.replicaStatuses.Worker.active",
+                "labelSelectorPath": ".status.replicaStatuses.Worker.selector"}
+
 # --------------------------------------------------------------------------- TFJob
 
 
@@ -72,7 +78,7 @@ class ElasticPolicy(ApiModel):
     max_restarts: Int32 | None = None
     metrics: list[dict[str, object]] | None = Field(default=None, json_schema_extra={
         "type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}})
-    """autoscaling/v2 metrics (an HPA upstream; not acted on by rayop)."""
+    """autoscaling/v2 metrics: if set, an HPA named after the job scales its Workers between min and max."""
 
 
 class PyTorchJobSpec(ApiModel):
@@ -93,7 +99,7 @@ class PyTorchJob(CustomResource):
 
     crd: ClassVar[CrdInfo] = CrdInfo(group=GROUP, kind="PyTorchJob", plural="pytorchjobs", singular="pytorchjob",
                                      versions=(VERSION,), storage_version=VERSION, categories=("all", "kubeflow"),
-                                     printer_columns=printer_columns())
+                                     printer_columns=printer_columns(), scale=WORKER_SCALE)
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Standard object metadata."""
     spec: PyTorchJobSpec

@@ -55,7 +55,7 @@ def render_crd(resource: type[CustomResource], k8s: K8sSchemas) -> dict[str, Any
             "served": True,
             "storage": version == info.storage_version,
             "schema": {"openAPIV3Schema": schema},
-            "subresources": {"status": {}},
+            "subresources": {"status": {}, **({"scale": dict(info.scale)} if info.scale else {})},
         }
         if version in info.deprecated_versions:
             entry["deprecated"] = True

@@ -23,7 +23,7 @@ from rayop.operator.runtime.children import controller_uid, owned
 from rayop.operator.runtime.controller import Key, Result, Watch, needs_pass_on_change, owner_by_reference
 from rayop.operator.runtime.runner import Context, Runtime
 
-from . import capacity, gang, metrics
+from . import capacity, gang, hpa, metrics
 from .actions import Options, Plan
 from .framework import Body, Framework
 from .observe import GANG_GATE, REPLACEMENTS_ANNOTATION, deleting, gated, labels_of, slim_pod
@@ -158,6 +158,8 @@ class JobController:
             except NotFound:
                 pass
             return Result.done()
+        if fw.autoscales:
+            result = result.sooner(await hpa.reconcile_hpa(self, body, view))
         await ctx.status.write_if_changed(body, plan.status, COMPARED)
         if plan.requeue_after is not None:
             result = result.sooner(Result.requeue(plan.requeue_after))
@@ -175,9 +177,9 @@ class JobController:
         ctx, ns = self.ctx, body["metadata"]["namespace"]
         failed: list[str] = []
         for job_name in plan.delete_jobs:  # background deletion: the Job's pods follow
-            await self._delete_child(body, "batch/v1", "jobs", job_name, failed, event="SuccessfulDeleteJob")
+            await self.delete_child(body, "batch/v1", "jobs", job_name, failed, event="SuccessfulDeleteJob")
         for job in plan.create_jobs:
-            await self._create_child(body, {**job, "metadata": {**job["metadata"], "namespace": ns}}, failed)
+            await self.create_child(body, {**job, "metadata": {**job["metadata"], "namespace": ns}}, failed)
         for svc_name, n in plan.count_replacements:
             try:
                 await ctx.client.patch("v1", "services", svc_name,
@@ -188,17 +190,17 @@ class JobController:
         for rtype, pod in plan.delete_pods:
             uid = pod["metadata"].get("uid")
             ctx.expectations.expect_delete(key, rtype.lower(), uid or "")
-            await self._delete_child(body, "v1", "pods", pod["metadata"]["name"], failed, event="SuccessfulDeletePod",
+            await self.delete_child(body, "v1", "pods", pod["metadata"]["name"], failed, event="SuccessfulDeletePod",
                                      precondition_uid=uid)
         for svc_name in plan.delete_services:
-            await self._delete_child(body, "v1", "services", svc_name, failed)
+            await self.delete_child(body, "v1", "services", svc_name, failed)
         # Creations of one pass run concurrently: a job's pods are independent, and a burst of jobs is bounded by
         # the API's latency, not by the operator.
-        await asyncio.gather(*(self._create_child(body, svc, failed) for svc in plan.create_services),
+        await asyncio.gather(*(self.create_child(body, svc, failed) for svc in plan.create_services),
                              *(self._create_pod(body, key, rtype, pod, failed) for rtype, pod in plan.create_pods))
         return Result.failed("; ".join(failed)) if failed else Result.done()
 
-    async def _create_child(self, body: Body, obj: Body, failed: list[str]) -> None:
+    async def create_child(self, body: Body, obj: Body, failed: list[str]) -> None:
         """Create one owned child (a Service, a batch Job) with the training-operator's events; an existing one is
         no error (a pass after a restart, or a stale cache)."""
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -211,7 +213,7 @@ class JobController:
             self.ctx.events.warning(body, f"FailedCreate{kind}", f"Error creating: {exc.message}")
             failed.append(f"{kind.lower()} {name}: {exc.message}")
 
-    async def _delete_child(self, body: Body, api_version: str, plural: str, name: str, failed: list[str],
+    async def delete_child(self, body: Body, api_version: str, plural: str, name: str, failed: list[str],
                             event: str | None = None, **kw: Any) -> None:
         """Delete one child; one already gone is no error."""
         try:

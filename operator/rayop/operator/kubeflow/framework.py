@@ -102,6 +102,8 @@ class Framework:
     #: Replica types run as one ``batch/v1`` Job each instead of pods of the engine (MPI's launcher, see
     #: :mod:`.launcher_job`).
     job_roles: ClassVar[tuple[str, ...]] = ()
+    #: Jobs of this framework may ask for an HPA (:meth:`autoscaler`): the controller then keeps one in step.
+    autoscales: ClassVar[bool] = False
 
     # -- reading ----------------------------------------------------------------------------------------------
     def view(self, job: CustomResource, body: Body) -> JobView:
@@ -180,6 +182,10 @@ class Framework:
         """Objects besides pods and per-pod Services (MPI's ssh Secret, hostfile ConfigMap, job Service); the
         Secret (a new key pair each call) only when ``have_secret`` is false."""
         return []
+
+    def autoscaler(self, job: JobView) -> Body | None:
+        """The job's HorizontalPodAutoscaler, if it asks for one (PyTorch's elastic metrics)."""
+        return None
 
     def pod_extras(self, job: JobView, rtype: str, index: int, pod: Body) -> None:
         """Last changes to a built pod (MPI mounts)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rayop.api.kubeflow import PyTorchJob
-from rayop.api.kubeflow_common import RestartPolicy
+from rayop.api.kubeflow_common import API_VERSION, JOB_NAME_LABEL, RestartPolicy
 
 from .framework import Body, Counts, Framework, JobView, Verdict, env_var, port_of
 
@@ -39,6 +39,7 @@ class PyTorch(Framework):
     default_port = 23456
     default_restart = RestartPolicy.ON_FAILURE
     roles = (MASTER, WORKER)
+    autoscales = True
 
     def validate(self, job: JobView) -> list[str]:
         problems = super().validate(job)
@@ -54,6 +55,9 @@ class PyTorch(Framework):
         if elastic is not None and elastic.n_proc_per_node is not None and job.spec.nproc_per_node is not None:
             problems.append("spec.elasticPolicy.nProcPerNode: must not be set together with spec.nprocPerNode")
         return problems
+
+    def autoscaler(self, job: JobView) -> Body | None:
+        return build_hpa(job)
 
     def is_master_role(self, job: JobView, rtype: str, index: int) -> bool:
         if MASTER in job.replicas:
@@ -107,6 +111,30 @@ class PyTorch(Framework):
         return v
 
 
+def elastic_bounds(job: JobView) -> tuple[int, int]:
+    """(min, max) Workers of an elastic job, with the webhook's defaults: one bound set gives the other its value,
+    neither set gives both ``Worker.replicas``."""
+    e = job.spec.elastic_policy
+    workers = job.replicas[WORKER].replicas if WORKER in job.replicas else 0
+    lo = e.min_replicas if e.min_replicas is not None else (e.max_replicas if e.max_replicas is not None else workers)
+    hi = e.max_replicas if e.max_replicas is not None else lo
+    return lo, hi
+
+
+def build_hpa(job: JobView) -> Body | None:
+    """``pytorch/hpa.go``: an ``autoscaling/v2`` HPA ``{job}`` over the job's scale subresource (Workers between the
+    elastic bounds, on ``elasticPolicy.metrics``); None without metrics. Unlike upstream, the target names its
+    ``apiVersion``: without it the HPA controller looks for a PyTorchJob in the core group and cannot scale."""
+    e = job.spec.elastic_policy
+    if e is None or not e.metrics:
+        return None
+    lo, hi = elastic_bounds(job)
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": job.name, "namespace": job.namespace, "labels": {JOB_NAME_LABEL: job.name}},
+            "spec": {"scaleTargetRef": {"apiVersion": API_VERSION, "kind": job.kind, "name": job.name},
+                     "minReplicas": lo, "maxReplicas": hi, "metrics": [dict(m) for m in e.metrics]}}
+
+
 def elastic_env(job: JobView) -> list[Body]:
     """``ElasticEnvVarGenerator``: the torchrun rendezvous."""
     e = job.spec.elastic_policy
@@ -114,9 +142,7 @@ def elastic_env(job: JobView) -> list[Body]:
     host = e.rdzv_host or f"{job.name}-worker-0"
     out = [env_var("PET_RDZV_ENDPOINT", f"{host}:{port}"),
            env_var("PET_RDZV_BACKEND", e.rdzv_backend or "c10d")]
-    workers = job.replicas[WORKER].replicas if WORKER in job.replicas else 0
-    lo = e.min_replicas if e.min_replicas is not None else (e.max_replicas if e.max_replicas is not None else workers)
-    hi = e.max_replicas if e.max_replicas is not None else lo
+    lo, hi = elastic_bounds(job)
     out.append(env_var("PET_NNODES", f"{lo}:{hi}"))
     if e.max_restarts is not None:
         out.append(env_var("PET_MAX_RESTARTS", str(e.max_restarts)))
