@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.helm import helm_binary
+from tests.support.helm import helm_binary, isolated_env
 
 pytestmark = pytest.mark.unit
 
@@ -28,9 +28,7 @@ needs_helm = pytest.mark.skipif(not HELM.is_file(), reason=f"{HELM} not built (m
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(HELM), *args], capture_output=True, text=True, check=False,
-                          env={"HOME": "/nonexistent", "HELM_CACHE_HOME": "/tmp/rayop-helm-golden/cache",
-                               "HELM_CONFIG_HOME": "/tmp/rayop-helm-golden/config",
-                               "HELM_DATA_HOME": "/tmp/rayop-helm-golden/data", "PATH": "/usr/bin:/bin"})
+                          env=isolated_env("rayop-helm-golden"))
 
 
 def render(values: Path | None = None, *sets: str) -> subprocess.CompletedProcess[str]:
