@@ -121,3 +121,41 @@ def test_the_periodic_sweep_deletes_orphans_of_watched_namespaces_only(redis_ser
     assert list(r.scan_iter(match="RAYsw-gone@*")) == []
     assert len(list(r.scan_iter(match="RAYsw-live@*"))) == len(TABLES)
     assert len(list(r.scan_iter(match="RAYsw-elsewhere@*"))) == len(TABLES)
+
+
+@pytest.fixture(scope="module")
+def tls_redis_server() -> Any:
+    """A TLS-only redis-server whose certificate a throwaway CA signed."""
+    from tests.support.redis_server import redis_server as start
+
+    with start(tls=True) as server:
+        yield server
+
+
+def _tls_store(server: Any, ca_file: str | None) -> RedisStore:
+    return RedisStore(parse_address(server.address, password=server.password), timeout=2, ca_file=ca_file)
+
+
+def test_a_rediss_address_with_the_servers_ca_probes_and_deletes_over_tls(tls_redis_server: Any) -> None:
+    _seed(tls_redis_server, "tls-a")
+    store = _tls_store(tls_redis_server, str(tls_redis_server.ca_file))
+    assert asyncio.run(store.ping("tls-a")).keys == len(TABLES)
+    assert asyncio.run(store.delete_namespace("tls-a")) == len(TABLES)
+    assert list(tls_redis_server.client().scan_iter(match="RAYtls-a@*")) == []
+
+
+def test_a_rediss_server_the_trust_store_does_not_know_is_unreachable_with_the_certificate_error(
+        tls_redis_server: Any) -> None:
+    with pytest.raises(RedisFailure) as err:
+        asyncio.run(_tls_store(tls_redis_server, None).ping("x"))
+    assert err.value.reason == "RedisUnreachable"
+    assert "certificate verify failed" in err.value.message
+
+
+def test_a_plain_redis_address_to_a_tls_port_does_not_answer() -> None:
+    from tests.support.redis_server import redis_server as start
+
+    with start(tls=True) as server, pytest.raises(RedisFailure) as err:
+        plain = parse_address(f"127.0.0.1:{server.port}", password=server.password)
+        asyncio.run(RedisStore(plain, timeout=1).ping("x"))
+    assert err.value.reason == "RedisUnreachable"

@@ -20,6 +20,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     gcs.add_argument("--redis-username", default=os.environ.get("REDIS_USERNAME"))
     gcs.add_argument("--redis-password-env", default="REDIS_PASSWORD",
                      help="environment variable holding the password (default REDIS_PASSWORD; never on argv)")
+    gcs.add_argument("--redis-ca-file", help="PEM CA bundle that verifies a rediss:// server (default: the system's)")
     gcs.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
     gcs.add_argument("--yes", action="store_true", help="delete without asking")
     return gcs
@@ -42,7 +43,7 @@ async def _gc(args: argparse.Namespace) -> int:
         live = await list_live(client, storage_namespace_of)
     finally:
         await client.close()
-    await run_gc(RedisStore(target), live, yes=args.yes, confirm=_confirm, out=sys.stdout)
+    await run_gc(RedisStore(target, ca_file=args.redis_ca_file), live, yes=args.yes, confirm=_confirm, out=sys.stdout)
     return 0
 
 

@@ -73,9 +73,11 @@ def _classify(exc: BaseException) -> RedisFailure:
 class RedisStore:
     """:class:`Store` on one Redis endpoint."""
 
-    def __init__(self, target: RedisTarget, *, timeout: float = 3.0) -> None:
+    def __init__(self, target: RedisTarget, *, timeout: float = 3.0, ca_file: str | None = None) -> None:
+        """``ca_file``: the PEM bundle that verifies a ``rediss://`` server (None: the system's trust store)."""
         self.target = target
         self.timeout = timeout
+        self.ca_file = ca_file
 
     def _client(self) -> Any:
         import redis.asyncio as aioredis
@@ -85,6 +87,7 @@ class RedisStore:
         t = self.target
         # No retries inside a call: the caller's backoff and deadline decide when to try again.
         return aioredis.Redis(host=t.host, port=t.port, username=t.username, password=t.password, ssl=t.ssl,
+                              ssl_ca_certs=self.ca_file if t.ssl else None,
                               socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                               retry=Retry(NoBackoff(), 0), decode_responses=True)
 

@@ -182,6 +182,9 @@ class GcsHaSettings(BaseModel):
     """How often each FT cluster's Redis is checked (from the poller, never inside a pass)."""
     probe_timeout_seconds: float = Field(default=3.0, gt=0)
     """Connect/read timeout of every Redis call the operator makes."""
+    redis_ca_file: str | None = None
+    """PEM CA bundle that verifies ``rediss://`` Redis servers for the operator's probes and cleanups (the heads
+    take theirs from Ray's ``RAY_REDIS_CA_CERT``); unset: the system's trust store."""
     orphan_sweep_interval_seconds: float = Field(default=0.0, ge=0)
     """Every this many seconds, delete the namespaces rayop registered whose RayCluster is gone (0: off;
     ``rayop gcs gc`` does it by hand)."""

@@ -73,7 +73,7 @@ class GcsFaultTolerance:
             self.ctx.wake((str(key[0]), str(key[1])))
 
     def _store(self, target: RedisTarget) -> RedisStore:
-        return RedisStore(target, timeout=self.settings.probe_timeout_seconds)
+        return RedisStore(target, timeout=self.settings.probe_timeout_seconds, ca_file=self.settings.redis_ca_file)
 
     # -- finalizer ------------------------------------------------------------------------------------------------
     def finalizer_for(self, body: dict[str, Any]) -> str | None:
