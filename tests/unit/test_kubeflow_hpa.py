@@ -75,3 +75,12 @@ def test_the_elastic_example_parses_and_asks_for_an_hpa() -> None:
     doc = yaml.safe_load(EXAMPLE.read_text())
     hpa = build_hpa(view(PT, {**doc, "metadata": {**doc["metadata"], "namespace": "ns", "uid": "u"}}))
     assert hpa is not None and hpa["spec"]["maxReplicas"] == 3
+
+
+def test_elastic_bounds_with_min_above_max_are_invalid_naming_the_field() -> None:
+    problems = PT.validate(view(PT, elastic(minReplicas=3, maxReplicas=2, metrics=[CPU_80])))
+    assert problems == ["spec.elasticPolicy: minReplicas (3) must be at least 1 and at most maxReplicas (2)"]
+
+
+def test_elastic_bounds_within_range_are_valid() -> None:
+    assert PT.validate(view(PT, elastic(minReplicas=1, maxReplicas=3, metrics=[CPU_80]))) == []

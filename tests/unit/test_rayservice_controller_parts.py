@@ -82,6 +82,28 @@ def test_a_valid_rayservice_has_no_problems():
     assert validate_rayservice(svc(upgradeStrategy={"type": "None"})) == []
 
 
+def test_a_head_that_declares_ports_but_no_serve_port_is_invalid_naming_the_ports():
+    s = svc()
+    s.spec.ray_cluster_config.head_group_spec.template["spec"]["containers"][0]["ports"] = [
+        {"name": "dashboard", "containerPort": 8265}]
+    problems = validate_rayservice(s)
+    assert problems[0].path == "spec.rayClusterConfig.headGroupSpec.template.spec.containers[0].ports"
+    assert "Please specify a port named 'serve'" in problems[0].message
+
+
+def test_a_head_without_a_serve_port_is_valid_when_serve_service_names_one():
+    s = svc(serveService={"spec": {"ports": [{"name": "serve", "port": 8000}]}})
+    s.spec.ray_cluster_config.head_group_spec.template["spec"]["containers"][0]["ports"] = [
+        {"name": "dashboard", "containerPort": 8265}]
+    assert validate_rayservice(s) == []
+
+
+def test_a_head_that_declares_no_ports_is_valid_with_the_default_serve_port():
+    s = svc()
+    s.spec.ray_cluster_config.head_group_spec.template["spec"]["containers"][0]["ports"] = []
+    assert validate_rayservice(s) == []
+
+
 # ---- builders ---------------------------------------------------------------------------------------------------
 
 def test_cluster_carries_labels_annotations_and_hash_like_kuberays():

@@ -81,7 +81,7 @@ def serve_selector(cluster_name: str) -> dict[str, str]:
 
 def build_service_serve_service(svc: RayService, cluster: RayCluster) -> dict[str, Any]:
     """The serve Service over ``cluster``'s pods that pass the Serve health check, merged into ``serveService``."""
-    ports = serve_ports(cluster)
+    ports = serve_ports(cluster.spec)
     custom = copy.deepcopy(svc.spec.serve_service or {})
     spec = custom.get("spec") or {}
     user_ports = list(spec.get("ports") or [])

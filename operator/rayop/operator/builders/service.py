@@ -14,7 +14,7 @@ from rayop.api import labels as L
 from rayop.operator.builders import DEFAULT_OPTIONS, BuildError, BuildOptions, names
 
 if TYPE_CHECKING:
-    from rayop.api.raycluster import RayCluster
+    from rayop.api.raycluster import RayCluster, RayClusterSpec
 
 #: KubeRay's default head ports, used when the head Ray container declares none.
 DEFAULT_HEAD_PORTS = {"client": 10001, "gcs-server": 6379, "dashboard": 8265, "metrics": 8080, "serve": 8000}
@@ -22,11 +22,6 @@ SERVE_PORT_ERROR = (
     "Please specify a port named 'serve' (or with the prefix 'serve-', e.g. 'serve-grpc') in the Ray head "
     "container; otherwise, the Kubernetes service for Ray Serve will not be created."
 )
-
-
-def _head_container(cluster: RayCluster) -> dict[str, Any]:
-    containers = (cluster.spec.head_group_spec.template.get("spec") or {}).get("containers") or [{}]
-    return dict(containers[0])
 
 
 def head_service_labels(cluster: RayCluster) -> dict[str, str]:
@@ -41,15 +36,23 @@ def head_service_labels(cluster: RayCluster) -> dict[str, str]:
     }
 
 
-def head_service_ports(cluster: RayCluster) -> list[dict[str, Any]]:
-    """Every head container port (unnamed ones as ``<port>-port``) or the defaults, plus metrics, sorted."""
+def head_ports(spec: RayClusterSpec) -> dict[str, int]:
+    """KubeRay's ``getServicePorts``: every head container port (unnamed ones as ``<port>-port``) or, when it
+    declares none, the defaults; ``metrics`` always."""
+    containers = (spec.head_group_spec.template.get("spec") or {}).get("containers") or [{}]
     ports: dict[str, int] = {}
-    for port in _head_container(cluster).get("ports") or []:
+    for port in containers[0].get("ports") or []:
         number = int(port["containerPort"])
         ports[port.get("name") or f"{number}-port"] = number
     if not ports:
         ports = dict(DEFAULT_HEAD_PORTS)
     ports.setdefault("metrics", DEFAULT_HEAD_PORTS["metrics"])
+    return ports
+
+
+def head_service_ports(cluster: RayCluster) -> list[dict[str, Any]]:
+    """The head Service's ports (:func:`head_ports`), sorted by name."""
+    ports = head_ports(cluster.spec)
     return [{"name": name, "port": ports[name], "appProtocol": "tcp"} for name in sorted(ports)]
 
 
@@ -117,17 +120,17 @@ def is_serve_service_enabled(cluster: RayCluster) -> bool:
     return cluster.annotations.get(L.ENABLE_SERVE_SERVICE, "") == "true"
 
 
-def serve_ports(cluster: RayCluster) -> list[dict[str, Any]]:
+def serve_ports(spec: RayClusterSpec) -> list[dict[str, Any]]:
     """The head ports named ``serve`` or ``serve-*``, from the same ports the head Service gets: a head container
-    that declares none has KubeRay's defaults, ``serve 8000`` among them (KubeRay's ``getServicePorts``)."""
-    return [{"name": p["name"], "port": p["port"]} for p in head_service_ports(cluster)
-            if p["name"] == "serve" or p["name"].startswith("serve-")]
+    that declares none has KubeRay's defaults, ``serve 8000`` among them."""
+    return [{"name": name, "port": port} for name, port in sorted(head_ports(spec).items())
+            if name == "serve" or name.startswith("serve-")]
 
 
 def build_serve_service(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
     """``<cluster>-serve-svc`` over every pod of the cluster, exposing head ports named serve / serve-*."""
     del options  # Same shape whatever the operator options; kept for a uniform builder signature.
-    ports = serve_ports(cluster)
+    ports = serve_ports(cluster.spec)
     if not ports:
         raise BuildError(SERVE_PORT_ERROR)
     spec: dict[str, Any] = {"selector": {L.RAY_CLUSTER: cluster.name}, "ports": ports}

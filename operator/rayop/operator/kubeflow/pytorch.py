@@ -54,6 +54,11 @@ class PyTorch(Framework):
             problems.append(f"spec.{self.replica_field}: a Worker is required with elasticPolicy")
         if elastic is not None and elastic.n_proc_per_node is not None and job.spec.nproc_per_node is not None:
             problems.append("spec.elasticPolicy.nProcPerNode: must not be set together with spec.nprocPerNode")
+        if elastic is not None and WORKER in job.replicas:
+            lo, hi = elastic_bounds(job)
+            if lo < 1 or hi < lo:  # rayop's own check: the HPA (and torchrun's --nnodes=min:max) would refuse it
+                problems.append(f"spec.elasticPolicy: minReplicas ({lo}) must be at least 1 and at most "
+                                f"maxReplicas ({hi})")
         return problems
 
     def autoscaler(self, job: JobView) -> Body | None:

@@ -11,6 +11,7 @@ from rayop.api import labels as L
 from rayop.api.k8s_syntax import dns1035_errors, go_list
 from rayop.api.problems import ValidationProblem
 from rayop.api.rayservice import MAX_NAME_LENGTH, RayService, UpgradeType
+from rayop.operator.builders.service import SERVE_PORT_ERROR, serve_ports
 from rayop.operator.raycluster.validation import DEFAULT_FEATURE_GATES, validate_raycluster_spec
 from rayop.serve_rollout.timeouts import parse_duration
 
@@ -94,7 +95,18 @@ def validate_rayservice_spec(svc: RayService,
                                   f"Seconds should be a non-negative integer, got {delay}")]
     if kind == UpgradeType.NEW_CLUSTER_WITH_INCREMENTAL_UPGRADE:
         return _incremental(svc)
-    return []
+    return _serve_port(svc)
+
+
+def _serve_port(svc: RayService) -> list[ValidationProblem]:
+    """rayop's own check (KubeRay creates the cluster, logs the error and never serves): the serve Service needs a
+    port, from the head container (its declared ``serve``/``serve-*`` ports, or the defaults when it declares none)
+    or from ``serveService``."""
+    custom = ((svc.spec.serve_service or {}).get("spec") or {}).get("ports")
+    if custom or serve_ports(svc.spec.ray_cluster_config):
+        return []
+    return [ValidationProblem("spec.rayClusterConfig.headGroupSpec.template.spec.containers[0].ports",
+                              SPEC_INVALID + SERVE_PORT_ERROR)]
 
 
 def validate_rayservice(svc: RayService) -> list[ValidationProblem]:
